@@ -1,0 +1,277 @@
+"""Writing events: validation, idempotent batches, and file imports."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time as dtime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from .db import Database, now_utc
+from .errors import InvalidValue, NessdataError, RejectedInput
+from .progress import Progress
+from .schema import module_events
+
+log = logging.getLogger(__name__)
+
+MODULE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+EVENT_TYPE_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+EVENT_TYPE_MAX = 64
+ENTITY_ID_MAX = 255
+DEFAULT_MAX_PAYLOAD = 65536
+COLUMNS = ("event_id", "module", "event_type", "entity_id", "payload", "occurred_at")
+BATCH_SIZE = 5000
+
+
+@dataclass
+class WriteReport:
+    """What a batch or an import did."""
+
+    inserted: int = 0
+    duplicates: int = 0
+    rejected: list[InvalidValue] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "inserted": self.inserted,
+            "duplicates": self.duplicates,
+            "rejected": len(self.rejected),
+            "rejects": [r.as_dict() for r in self.rejected],
+        }
+
+
+def parse_instant(value: Any, tz: ZoneInfo, field_name: str = "occurred_at",
+                  date_format: str | None = None) -> datetime:
+    """An aware UTC datetime from a datetime, a date, or text; naive means local."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, dtime())
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        try:
+            if date_format:
+                parsed = datetime.strptime(text, date_format)
+            else:
+                parsed = datetime.fromisoformat(text)
+        except ValueError:
+            expected = f"format {date_format}" if date_format else "ISO 8601"
+            raise InvalidValue(field_name, value, f"not a date/time ({expected})")
+    else:
+        raise InvalidValue(field_name, value, "a date/time is required")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(ZoneInfo("UTC"))
+
+
+def validate(raw: Mapping[str, Any], tz: ZoneInfo, now: datetime,
+             max_payload: int = DEFAULT_MAX_PAYLOAD) -> dict[str, Any]:
+    """One event as the row to insert, or InvalidValue naming the bad field."""
+    unknown = set(raw) - set(COLUMNS)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidValue(name, raw[name], f"unknown field; expected {', '.join(COLUMNS)}")
+    module = raw.get("module")
+    if not isinstance(module, str) or not MODULE_RE.match(module):
+        raise InvalidValue("module", module,
+                           "must be a lowercase identifier of at most 32 characters, "
+                           "e.g. growth")
+    event_type = raw.get("event_type")
+    if (not isinstance(event_type, str) or len(event_type) > EVENT_TYPE_MAX
+            or not EVENT_TYPE_RE.match(event_type)):
+        raise InvalidValue("event_type", event_type,
+                           "must be lowercase dotted identifiers of at most 64 "
+                           "characters, e.g. lead.created")
+    return {
+        "event_id": _event_id(raw.get("event_id")),
+        "module": module,
+        "event_type": event_type,
+        "entity_id": _entity_id(raw.get("entity_id")),
+        "payload": _payload(raw.get("payload"), max_payload),
+        "occurred_at": (now if raw.get("occurred_at") in (None, "")
+                        else parse_instant(raw["occurred_at"], tz)),
+    }
+
+
+def _event_id(value: Any) -> str:
+    if value in (None, ""):
+        return str(uuid.uuid4())
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise InvalidValue("event_id", value, "must be a UUID") from None
+
+
+def _entity_id(value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidValue("entity_id", value, "must be text or an integer")
+    text = str(value)
+    if len(text) > ENTITY_ID_MAX:
+        raise InvalidValue("entity_id", value, f"longer than {ENTITY_ID_MAX} characters")
+    return text
+
+
+def _payload(value: Any, max_bytes: int) -> dict[str, Any]:
+    if value in (None, ""):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise InvalidValue("payload", value, "is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidValue("payload", value, "must be a JSON object")
+    try:
+        size = len(json.dumps(value, ensure_ascii=False).encode())
+    except (TypeError, ValueError) as exc:
+        raise InvalidValue("payload", value, f"cannot be stored as JSON: {exc}") from None
+    if size > max_bytes:
+        raise InvalidValue("payload", f"<{size} bytes>", f"larger than {max_bytes} bytes")
+    return value
+
+
+class EventWriter:
+    """Validates and stores events; an event_id already stored is a duplicate."""
+
+    def __init__(self, db: Database, max_payload: int = DEFAULT_MAX_PAYLOAD):
+        self.db = db
+        self.max_payload = max_payload
+
+    def emit(self, module: str, event_type: str, *, entity_id=None, payload=None,
+             occurred_at=None, event_id=None) -> str:
+        """Store one event and return its event_id (also when it was a duplicate)."""
+        row = validate(
+            {"event_id": event_id, "module": module, "event_type": event_type,
+             "entity_id": entity_id, "payload": payload, "occurred_at": occurred_at},
+            self.db.tz, now_utc(), self.max_payload,
+        )
+        with self.db.begin(write=True) as conn:
+            self.insert_rows(conn, [row])
+        return row["event_id"]
+
+    def emit_many(self, events: Iterable[Mapping[str, Any]], *,
+                  skip_invalid: bool = False, source: str = "batch") -> WriteReport:
+        """Store a batch in one transaction. With invalid events nothing is stored,
+        unless skip_invalid, where only the valid ones are."""
+        started = time.perf_counter()
+        report = WriteReport()
+        rows = self.validate_all(enumerate(events, start=1), report)
+        if report.rejected and not skip_invalid:
+            raise RejectedInput(report.rejected, source)
+        with self.db.begin(write=True) as conn:
+            report.inserted, report.duplicates = self.insert_rows(conn, rows)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def validate_all(self, numbered, report: WriteReport) -> list[dict]:
+        """Rows for the valid (number, event) pairs; rejects go into the report."""
+        now = now_utc()
+        rows = []
+        for number, raw in numbered:
+            try:
+                if isinstance(raw, InvalidValue):
+                    raise raw
+                if not isinstance(raw, Mapping):
+                    raise InvalidValue("event", raw, "must be a JSON object")
+                rows.append(validate(raw, self.db.tz, now, self.max_payload))
+            except InvalidValue as exc:
+                exc.line = number
+                report.rejected.append(exc)
+        return rows
+
+    def insert_rows(self, conn: Connection, rows: list[dict]) -> tuple[int, int]:
+        """Insert validated rows, skipping stored event_ids: (inserted, duplicates)."""
+        unique = list({row["event_id"]: row for row in rows}.values())
+        within_batch = len(rows) - len(unique)
+        inserted = 0
+        for start in range(0, len(unique), BATCH_SIZE):
+            chunk = unique[start:start + BATCH_SIZE]
+            result = conn.execute(self._insert_ignoring_duplicates(), chunk)
+            inserted += max(result.rowcount, 0)
+        return inserted, within_batch + len(unique) - inserted
+
+    def _insert_ignoring_duplicates(self):
+        dialect_insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
+        return dialect_insert(module_events).on_conflict_do_nothing(
+            index_elements=["event_id"]
+        )
+
+
+def emit(db: Database, module: str, event_type: str, **fields) -> str:
+    return EventWriter(db).emit(module, event_type, **fields)
+
+
+def emit_many(db: Database, events: Iterable[Mapping[str, Any]], **options) -> WriteReport:
+    return EventWriter(db).emit_many(events, **options)
+
+
+def read_event_file(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, raw event) from JSON Lines or CSV, by the file's extension."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return _read_jsonl(path)
+    if suffix == ".csv":
+        return _read_csv(path)
+    raise NessdataError(
+        f"{path}: unknown file type {suffix or '(none)'}; use .jsonl or .csv"
+    )
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    with path.open(encoding="utf-8-sig") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, InvalidValue("line", line.strip(), f"not JSON: {exc.msg}")
+
+
+def _read_csv(path: Path) -> Iterator[tuple[int, Any]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"module", "event_type"} - set(reader.fieldnames or ())
+        if missing:
+            raise NessdataError(
+                f"{path}: the CSV header lacks {', '.join(sorted(missing))}; "
+                f"expected columns {', '.join(COLUMNS)}"
+            )
+        for row in reader:
+            # The header is line 1; a record's first line is what we report.
+            yield reader.line_num, {k: v for k, v in row.items() if k is not None}
+
+
+def import_events(db: Database, path: Path, *, skip_invalid: bool = False,
+                  show_progress: bool = False) -> WriteReport:
+    """Import a file in one transaction; any reject stores nothing unless skipped."""
+    started = time.perf_counter()
+    writer = EventWriter(db)
+    report = WriteReport()
+    with Progress(f"reading {path.name}", show=show_progress) as progress:
+        rows = writer.validate_all(progress.track(read_event_file(path)), report)
+    if report.rejected and not skip_invalid:
+        raise RejectedInput(report.rejected, str(path))
+    with db.begin(write=True) as conn:
+        report.inserted, report.duplicates = writer.insert_rows(conn, rows)
+    report.seconds = time.perf_counter() - started
+    log.info(
+        "imported %s: %d inserted, %d duplicates, %d rejected in %.2fs",
+        path, report.inserted, report.duplicates, len(report.rejected), report.seconds,
+    )
+    return report

@@ -1,0 +1,207 @@
+"""Exact daily event counts per module and type, in the business time zone.
+
+A rollup of a day replaces that day's rows with a fresh count made in the database,
+so re-running is always safe. Triggers on module_events mark the UTC hours whose
+events changed; those hours' local days are the pending days.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import (
+    Connection,
+    Date,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
+
+from .db import Database, now_utc
+from .errors import ConfigError
+from .localtime import (
+    HOUR,
+    day_bounds,
+    days,
+    days_of_hours,
+    local_day,
+    local_today,
+    offset_spans,
+    runs,
+)
+from .progress import Progress
+from .schema import event_aggregates, event_pending_hours, module_events, nessdata_meta
+from .types import UTCDateTime
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "rollup"
+CHUNK_DAYS = 31
+TIMEZONE_KEY = "rollup_timezone"
+
+
+@dataclass
+class RollupReport:
+    days: int = 0
+    groups: int = 0
+    events: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"days": self.days, "groups": self.groups, "events": self.events,
+                "seconds": round(self.seconds, 3)}
+
+
+def aggregate_days(db: Database, wanted: Iterable[date], *,
+                   show_progress: bool = False) -> RollupReport:
+    """Recount the given local days, in chunks of consecutive days."""
+    started = time.perf_counter()
+    chunks = list(runs(sorted(set(wanted)), CHUNK_DAYS))
+    report = RollupReport()
+    with Progress("rolling up days", total=sum(_length(c) for c in chunks),
+                  show=show_progress) as progress:
+        for first, last in chunks:
+            with db.begin(write=True) as conn:
+                db.lock(conn, LOCK_NAME)
+                _check_timezone(db, conn)
+                groups, events = _replace_days(db, conn, first, last)
+            report.days += _length((first, last))
+            report.groups += groups
+            report.events += events
+            progress.advance(_length((first, last)))
+    report.seconds = time.perf_counter() - started
+    log.info("rollup: %d days, %d groups written, %d events counted in %.2fs",
+             report.days, report.groups, report.events, report.seconds)
+    return report
+
+
+def aggregate_range(db: Database, first: date, last: date, **options) -> RollupReport:
+    if last < first:
+        raise ConfigError(f"--until {last} is before --since {first}")
+    return aggregate_days(db, days(first, last), **options)
+
+
+def pending_days(db: Database) -> list[date]:
+    with db.begin() as conn:
+        hours = conn.execute(select(event_pending_hours.c.hour)).scalars().all()
+    return sorted(days_of_hours(hours, db.tz))
+
+
+def aggregate_pending(db: Database, **options) -> RollupReport:
+    return aggregate_days(db, pending_days(db), **options)
+
+
+def aggregate_default(db: Database, now: datetime | None = None,
+                      **options) -> RollupReport:
+    """The daily job: yesterday, plus every pending day."""
+    yesterday = local_today(db.tz, now) - timedelta(days=1)
+    return aggregate_days(db, [yesterday, *pending_days(db)], **options)
+
+
+def rebuild(db: Database, **options) -> RollupReport:
+    """Drop every rollup and recount the whole history (after a time zone change)."""
+    with db.begin() as conn:
+        first, last = conn.execute(
+            select(func.min(module_events.c.occurred_at),
+                   func.max(module_events.c.occurred_at))
+        ).one()
+    with db.begin(write=True) as conn:
+        db.lock(conn, LOCK_NAME)
+        conn.execute(delete(event_aggregates))
+        conn.execute(delete(nessdata_meta).where(nessdata_meta.c.key == TIMEZONE_KEY))
+    if first is None:
+        return RollupReport()
+    first, last = _as_instant(first), _as_instant(last)
+    return aggregate_range(db, local_day(first, db.tz), local_day(last, db.tz),
+                           **options)
+
+
+def _replace_days(db: Database, conn: Connection, first: date,
+                  last: date) -> tuple[int, int]:
+    start, end = day_bounds(first, last, db.tz)
+    # Pending hours go first: on PostgreSQL this waits for writers still holding
+    # them, so the count below sees their events. Hours only partly inside the
+    # range (half-hour zones) stay pending for the neighbouring day.
+    conn.execute(
+        delete(event_pending_hours).where(
+            event_pending_hours.c.hour >= start,
+            event_pending_hours.c.hour <= end - HOUR,
+        )
+    )
+    period = event_aggregates.c.period
+    conn.execute(delete(event_aggregates).where(period >= first, period <= last))
+    conn.execute(_count_into_aggregates(db, start, end))
+    groups, events = conn.execute(
+        select(func.count(), func.coalesce(func.sum(event_aggregates.c.count), 0))
+        .where(period >= first, period <= last)
+    ).one()
+    return int(groups), int(events)
+
+
+def _count_into_aggregates(db: Database, start: datetime, end: datetime):
+    """INSERT … SELECT of one grouped count over [start, end): no rows leave the
+    database."""
+    day = local_day_expression(db, start, end).label("period")
+    counted = (
+        select(day, module_events.c.module, module_events.c.event_type,
+               func.count().label("count"),
+               literal(now_utc(), UTCDateTime).label("updated_at"))
+        .where(module_events.c.occurred_at >= start, module_events.c.occurred_at < end)
+        .group_by(day, module_events.c.module, module_events.c.event_type)
+    )
+    return insert(event_aggregates).from_select(
+        ["period", "module", "event_type", "count", "updated_at"], counted
+    )
+
+
+def local_day_expression(db: Database, start: datetime, end: datetime):
+    """SQL for the local day of occurred_at, valid for instants in [start, end).
+
+    PostgreSQL converts with its own zone database. SQLite has none, so the
+    offsets come from Python's: one per span between daylight-saving changes.
+    """
+    occurred = module_events.c.occurred_at
+    if db.dialect == "postgresql":
+        return cast(func.timezone(db.tz.key, occurred), Date)
+    spans = offset_spans(start, end, db.tz)
+    modifier = _seconds_modifier(spans[-1].offset)
+    if len(spans) > 1:
+        modifier = case(
+            *[(occurred < literal(span.end, UTCDateTime), _seconds_modifier(span.offset))
+              for span in spans[:-1]],
+            else_=modifier,
+        )
+    return func.date(occurred, modifier)
+
+
+def _seconds_modifier(offset: timedelta) -> str:
+    return f"{int(offset.total_seconds()):+d} seconds"
+
+
+def _check_timezone(db: Database, conn: Connection) -> None:
+    stored = conn.execute(
+        select(nessdata_meta.c.value).where(nessdata_meta.c.key == TIMEZONE_KEY)
+    ).scalar()
+    if stored is None:
+        conn.execute(insert(nessdata_meta).values(key=TIMEZONE_KEY, value=db.tz.key))
+    elif stored != db.tz.key:
+        raise ConfigError(
+            f"the rollups were counted in {stored} but NESSDATA_TIMEZONE is "
+            f"{db.tz.key}: run `nessdata aggregate --rebuild` to recount them all"
+        )
+
+
+def _length(run: tuple[date, date]) -> int:
+    return (run[1] - run[0]).days + 1
+
+
+def _as_instant(value) -> datetime:
+    return UTCDateTime().process_result_value(value, None)

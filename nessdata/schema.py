@@ -1,0 +1,246 @@
+"""The tables, as SQLAlchemy Core metadata. The migrations create them; queries use
+these definitions. A test compares the two so they cannot drift apart."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from .types import JSONType, UTCDateTime
+
+metadata = MetaData()
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Money = Numeric(18, 2)
+Rate = Numeric(24, 8)
+
+
+def _id() -> Column:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+# -- events and rollups (issue 2) ---------------------------------------------------
+
+module_events = Table(
+    "module_events",
+    metadata,
+    _id(),
+    Column("event_id", String(36), nullable=False,
+           comment="UUID; given by the caller or generated; idempotency key"),
+    Column("module", String(32), nullable=False, comment="emitting module, e.g. growth"),
+    Column("event_type", String(64), nullable=False, comment="e.g. lead.created"),
+    Column("entity_id", Text, comment="id of the thing the event is about"),
+    Column("payload", JSONType, nullable=False, comment="JSON object"),
+    Column("occurred_at", UTCDateTime, nullable=False,
+           comment="when it happened (UTC instant)"),
+    Column("created_at", UTCDateTime, nullable=False, comment="when it was stored"),
+    UniqueConstraint("event_id", name="uq_module_events_event_id"),
+    Index("ix_module_events_occurred", "occurred_at", "module", "event_type"),
+    comment="Append-only store of the events the ness.OS modules emit.",
+)
+
+# Hours (UTC) holding events written since their day was last rolled up. Triggers on
+# module_events fill it; a rollup of a day empties the hours it covers.
+event_pending_hours = Table(
+    "event_pending_hours",
+    metadata,
+    Column("hour", UTCDateTime, primary_key=True, comment="start of a UTC hour"),
+    comment="UTC hours whose events changed since their day was rolled up.",
+)
+
+nessdata_counters = Table(
+    "nessdata_counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+    comment="Exact row counts kept by triggers, so the summary needs no count(*).",
+)
+
+nessdata_meta = Table(
+    "nessdata_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    comment="Facts about the data itself, such as the time zone of the rollups.",
+)
+
+event_aggregates = Table(
+    "event_aggregates",
+    metadata,
+    _id(),
+    Column("period", Date, nullable=False, comment="local calendar day"),
+    Column("module", String(32), nullable=False),
+    Column("event_type", String(64), nullable=False),
+    Column("count", BigInteger, nullable=False, comment="events on that day"),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("period", "module", "event_type",
+                     name="uq_event_aggregates_period_module_type"),
+    Index("ix_event_aggregates_period", "period"),
+    Index("ix_event_aggregates_module_type", "module", "event_type"),
+    comment="Exact daily event counts per module and type, in the business time zone.",
+)
+
+# -- business tables ------------------------------------------------------------------
+
+clients = Table(
+    "clients",
+    metadata,
+    _id(),
+    Column("name", Text, nullable=False, comment="razão social or person's name"),
+    Column("trade_name", Text, comment="nome fantasia"),
+    Column("document", String(14), comment="CNPJ or CPF, digits only"),
+    Column("omie_codigo", BigInteger, comment="codigo_cliente_omie"),
+    Column("omie_integration_code", Text, comment="codigo_cliente_integracao"),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_clients_document", "document"),
+    Index("uq_clients_omie_codigo", "omie_codigo", unique=True),
+    comment="Clients of the business; filled by hand or from the Omie ERP.",
+)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    _id(),
+    Column("external_id", Text, comment="id in the source system"),
+    Column("client_id", Id, ForeignKey("clients.id", ondelete="SET NULL")),
+    Column("client_ref", Text, comment="client as named by the source system"),
+    Column("mrr", Money, nullable=False, comment="monthly recurring revenue, BRL"),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, comment="last day in force; null while open-ended"),
+    Column("status", String(16), nullable=False,
+           comment="active, ended or cancelled"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("external_id", name="uq_contracts_external_id"),
+    Index("ix_contracts_dates", "start_date", "end_date"),
+    comment="Contracts with their monthly recurring revenue.",
+)
+
+inbound_leads = Table(
+    "inbound_leads",
+    metadata,
+    _id(),
+    Column("external_id", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, comment="when the lead arrived"),
+    Column("source", Text, comment="origin channel, e.g. organic_search"),
+    Column("imported_at", UTCDateTime, nullable=False),
+    UniqueConstraint("external_id", name="uq_inbound_leads_external_id"),
+    Index("ix_inbound_leads_created_at", "created_at"),
+    comment="Leads that reached the funnel.",
+)
+
+indicators = Table(
+    "indicators",
+    metadata,
+    _id(),
+    Column("key", String(64), nullable=False),
+    Column("period", Date, nullable=False, comment="day or first day of the month"),
+    Column("value", Rate),
+    Column("unit", String(16)),
+    Column("notes", Text),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("key", "period", name="uq_indicators_key_period"),
+    comment="Indicators kept by hand by the business teams.",
+)
+
+# -- outside sources (issues 3 and 4) -------------------------------------------------
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    _id(),
+    Column("source", String(32), nullable=False, comment="e.g. bcb, omie_revenue"),
+    Column("params", JSONType, nullable=False),
+    Column("status", String(16), nullable=False,
+           comment="running, success, failed or blocked"),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("heartbeat_at", UTCDateTime, comment="last sign of life of the run"),
+    Column("records_written", Integer, nullable=False),
+    Column("error", Text),
+    Column("resume_after", UTCDateTime, comment="when a blocked source may be asked"),
+    Column("pid", Integer),
+    Column("hostname", Text),
+    Index("ix_sync_runs_source_started", "source", "started_at"),
+    comment="One row per sync run, successful or not.",
+)
+
+bcb_rates_snapshot = Table(
+    "bcb_rates_snapshot",
+    metadata,
+    _id(),
+    Column("rate_type", String(32), nullable=False),
+    Column("ref_date", Date, nullable=False),
+    Column("value", Rate, nullable=False),
+    Column("value_buy", Rate),
+    Column("value_sell", Rate),
+    Column("source", Text, nullable=False, comment="series the value came from"),
+    Column("synced_at", UTCDateTime, nullable=False),
+    UniqueConstraint("rate_type", "ref_date", name="uq_bcb_rates_type_date"),
+    comment="Rates published by the Banco Central do Brasil.",
+)
+
+erp_revenue_snapshot = Table(
+    "erp_revenue_snapshot",
+    metadata,
+    _id(),
+    Column("period", Date, nullable=False, comment="first day of the month"),
+    Column("omie_codigo", BigInteger, nullable=False),
+    Column("client_id", Id, ForeignKey("clients.id", ondelete="SET NULL")),
+    Column("valor", Money, nullable=False, comment="sum billed in the month, BRL"),
+    Column("titles_count", Integer, nullable=False),
+    Column("synced_at", UTCDateTime, nullable=False),
+    UniqueConstraint("period", "omie_codigo", name="uq_erp_revenue_period_client"),
+    comment="What the Omie ERP billed each client per month.",
+)
+
+# -- derived indices (issue 5) ---------------------------------------------------------
+
+data_indices = Table(
+    "data_indices",
+    metadata,
+    _id(),
+    Column("period", Date, nullable=False, comment="first day of the month"),
+    Column("index_key", String(64), nullable=False),
+    Column("value", Rate, comment="null when its inputs are missing"),
+    Column("metadata", JSONType, nullable=False,
+           comment="inputs used, or why the value is missing"),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("period", "index_key", name="uq_data_indices_period_key"),
+    comment="Monthly business indices derived from the other tables.",
+)
+
+# -- web access (issue 6) --------------------------------------------------------------
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    _id(),
+    Column("name", String(64), nullable=False),
+    Column("role", String(16), nullable=False, comment="admin, fin, ops or viewer"),
+    Column("scopes", Text, nullable=False, comment="space-separated, e.g. events"),
+    Column("token_hash", String(64), nullable=False,
+           comment="SHA-256 of the token; the token itself is never stored"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    UniqueConstraint("name", name="uq_api_tokens_name"),
+    UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"),
+    comment="API tokens of the web app.",
+)

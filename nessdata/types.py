@@ -1,0 +1,69 @@
+"""Column types shared by the schema and the migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, DateTime, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.types import TypeDecorator
+
+UTC = timezone.utc
+
+# SQLite keeps instants as UTC text in this exact shape (26 characters), so that
+# comparing two of them as strings compares the instants. Triggers rewrite any other
+# shape a plain-SQL writer uses ('T', 'Z', offsets) into it.
+SQLITE_INSTANT_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+SQLITE_INSTANT_GLOB = (
+    "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] "
+    "[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9][0-9][0-9][0-9]"
+)
+SQLITE_NOW = "(strftime('%Y-%m-%d %H:%M:%f000', 'now'))"
+
+
+class _SQLiteInstant(String):
+    """Text on SQLite, declared DATETIME so SQL clients recognise it."""
+
+
+@compiles(_SQLiteInstant, "sqlite")
+def _compile_sqlite_instant(type_, compiler, **kw):
+    return "DATETIME"
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware instant, stored in UTC; naive datetimes are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SQLiteInstant())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"an aware datetime is required, got {value!r}")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.strftime(SQLITE_INSTANT_FORMAT)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def to_sqlite_instant(value: datetime) -> str:
+    return value.astimezone(UTC).strftime(SQLITE_INSTANT_FORMAT)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
