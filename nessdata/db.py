@@ -95,6 +95,18 @@ class Database:
                 f"needs {head}: run `nessdata db upgrade`"
             )
 
+    def ensure_schema(self) -> None:
+        """Check the schema; an empty SQLite file gets it created (zero set-up).
+
+        PostgreSQL is never migrated behind the operator's back."""
+        from .migrations import current_revision, upgrade
+
+        if self.is_sqlite and current_revision(self) is None:
+            log.info("creating the nessdata schema in %s", self.engine.url.database)
+            upgrade(self)
+            self.forget_tables()
+        self.check_schema()
+
     def dispose(self) -> None:
         self.engine.dispose()
 

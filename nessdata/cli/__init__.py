@@ -1,0 +1,132 @@
+"""The `nessdata` command: a thin layer that parses options, calls the Python API
+and renders what it returns. Each topic registers its commands from its own module."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from ..db import Database
+from ..errors import NessdataError
+from ..serialize import dumps
+from ..settings import Settings, load_settings
+
+log = logging.getLogger("nessdata")
+
+
+class State:
+    """Settings and the database, made on first use so `--help` needs neither."""
+
+    def __init__(self, overrides: dict[str, Any]):
+        self.overrides = overrides
+        self._settings: Settings | None = None
+        self._db: Database | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(**self.overrides)
+        return self._settings
+
+    def database(self, *, check_schema: bool = True) -> Database:
+        if self._db is None:
+            self._db = Database.from_settings(self.settings)
+            if check_schema:
+                self._db.ensure_schema()
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+
+
+def with_db(command):
+    """Pass the checked Database as the first argument of a command."""
+
+    @functools.wraps(command)
+    @click.pass_obj
+    def wrapper(state: State, *args, **kwargs):
+        return command(state.database(), *args, **kwargs)
+
+    return wrapper
+
+
+def with_state(command):
+    return click.pass_obj(command)
+
+
+def echo_json(value: Any) -> None:
+    click.echo(dumps(value, indent=2))
+
+
+class Root(click.Group):
+    """Renders nessdata's own errors as one clear line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except NessdataError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=Root, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--database-url", envvar="NESSDATA_DATABASE_URL", show_envvar=True,
+              help="Database URL (default sqlite:///nessdata.db).")
+@click.option("--timezone", envvar="NESSDATA_TIMEZONE", show_envvar=True,
+              help="Business time zone (default America/Sao_Paulo).")
+@click.option("-v", "--verbose", is_flag=True, help="Log details (DEBUG).")
+@click.option("-q", "--quiet", is_flag=True, help="Log only warnings and errors.")
+@click.version_option(package_name="nessdata")
+@click.pass_context
+def main(ctx: click.Context, database_url, timezone, verbose, quiet):
+    """nessdata: events, daily rollups, BCB and Omie snapshots and indices."""
+    state = State({"database_url": database_url, "timezone": timezone})
+    ctx.obj = state
+    ctx.call_on_close(state.close)
+    level = "DEBUG" if verbose else "WARNING" if quiet else None
+    _configure_logging(level or _settings_level(state))
+
+
+def _settings_level(state: State) -> str:
+    try:
+        return state.settings.log_level
+    except NessdataError:
+        return "INFO"
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    # httpx logs every request and alembic every connection at INFO; our own lines
+    # say what matters. -v shows theirs too.
+    quiet_below = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    for name in ("httpx", "alembic"):
+        logging.getLogger(name).setLevel(quiet_below)
+
+
+@main.group()
+def sync():
+    """Fetch outside data (BCB rates, Omie ERP) into snapshot tables."""
+
+
+def parse_json_option(value: str | None, name: str) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc.msg}", param_hint=name)
+
+
+# Importing these modules registers their commands on `main`.
+from . import core  # noqa: E402,F401
