@@ -43,7 +43,8 @@ def _aggregate(db: Database, settings: Settings, show_progress: bool):
 
 
 def daily_steps() -> list[Step]:
-    """The steps of the daily job, in the order they run."""
+    """The steps of the daily job, in the order they run: outside data first, then
+    the rollup, then what is derived from both."""
     return [
         Step("aggregate", _aggregate),
     ]
