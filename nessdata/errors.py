@@ -27,8 +27,12 @@ class InvalidValue(NessdataError):
         self.value = value
         self.reason = reason
         self.line = line
-        where = f"line {line}: " if line is not None else ""
-        super().__init__(f"{where}{field}={_shorten(value)!s}: {reason}")
+        super().__init__(field, value, reason)
+
+    def __str__(self) -> str:
+        # The line is often known only after validation, so it is read late.
+        where = f"line {self.line}: " if self.line is not None else ""
+        return f"{where}{self.field}={_shorten(self.value)!s}: {self.reason}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,7 +75,7 @@ class UpstreamError(NessdataError):
 
 
 def _shorten(value: Any, limit: int = 80) -> Any:
-    text = repr(value) if not isinstance(value, str) else repr(value)
+    text = repr(value)
     if len(text) > limit:
         return text[: limit - 1] + "…"
     return text

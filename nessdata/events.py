@@ -129,13 +129,14 @@ def _entity_id(value: Any) -> str | None:
 def _payload(value: Any, max_bytes: int) -> dict[str, Any]:
     if value in (None, ""):
         return {}
+    given = value
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
-            raise InvalidValue("payload", value, "is not valid JSON") from None
+            raise InvalidValue("payload", given, "is not valid JSON") from None
     if not isinstance(value, dict):
-        raise InvalidValue("payload", value, "must be a JSON object")
+        raise InvalidValue("payload", given, "must be a JSON object")
     try:
         size = len(json.dumps(value, ensure_ascii=False).encode())
     except (TypeError, ValueError) as exc:
@@ -201,14 +202,18 @@ class EventWriter:
         inserted = 0
         for start in range(0, len(unique), BATCH_SIZE):
             chunk = unique[start:start + BATCH_SIZE]
+            # RETURNING counts what was really inserted: drivers disagree on
+            # rowcount for executemany, RETURNING rows are exact on both.
             result = conn.execute(self._insert_ignoring_duplicates(), chunk)
-            inserted += max(result.rowcount, 0)
+            inserted += len(result.all())
         return inserted, within_batch + len(unique) - inserted
 
     def _insert_ignoring_duplicates(self):
         dialect_insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-        return dialect_insert(module_events).on_conflict_do_nothing(
-            index_elements=["event_id"]
+        return (
+            dialect_insert(module_events)
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(module_events.c.id)
         )
 
 
