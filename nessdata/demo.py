@@ -59,6 +59,8 @@ class DemoReport:
     late_days: int
     clients: int
     contracts: int
+    omie: dict[str, Any] | None = None
+    bcb_rates: int = 0
 
 
 def generate_events(first: date, last: date, tz, seed: int = SEED
@@ -94,23 +96,36 @@ def run_demo(db: Database, months: int = 6, now: datetime | None = None) -> Demo
     late_ids = {e["event_id"] for e in late}
     on_time = [e for e in events if e["event_id"] not in late_ids]
 
+    from .bcb.demo import demo_settings, start_demo_stub, sync_demo_rates
     from .jobs import run_daily
+    from .omie.demo import demo_omie
     from .settings import load_settings
 
     settings = load_settings(database_url=db.url, timezone=db.tz.key)
+    # Omie data comes from the local stub (demo_omie): the daily job must not ask
+    # the real API even when the keys are in the environment.
+    settings = settings.model_copy(update={"omie_app_key": None,
+                                           "omie_app_secret": None})
+    # BCB rates come from a local stub serving recorded bodies, for the demo's own
+    # sync and for the daily job's sync_bcb step alike: no network.
+    bcb_stub = start_demo_stub()
+    settings = demo_settings(bcb_stub, settings)
+    bcb_rates = sync_demo_rates(db, settings).written
     writer = EventWriter(db)
     stored = writer.emit_many(on_time).inserted
     new_clients, new_contracts = _business_tables(db, first)
+    omie = demo_omie(db, now)
     run_daily(db, settings)
     late_report = writer.emit_many(late)
     run_daily(db, settings)
+    bcb_stub.stop()
     late_days = (len({_local_date(e["occurred_at"], db.tz) for e in late})
                  if late_report.inserted else 0)
     log.info("demo: %d events, %d late over %d days, %d clients, %d contracts",
              stored + late_report.inserted, late_report.inserted, late_days,
              new_clients, new_contracts)
     return DemoReport(stored + late_report.inserted, late_report.inserted, late_days,
-                      new_clients, new_contracts)
+                      new_clients, new_contracts, omie, bcb_rates)
 
 
 def _business_tables(db: Database, first: date) -> tuple[int, int]:

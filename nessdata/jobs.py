@@ -9,8 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .bcb.sync import daily_step as bcb_step
 from .db import Database
 from .errors import NessdataError
+from .indices import compute_indices, parse_month
+from .omie import steps as omie_steps
 from .rollups import aggregate_default
 from .settings import Settings
 
@@ -42,11 +45,21 @@ def _aggregate(db: Database, settings: Settings, show_progress: bool):
     return aggregate_default(db, show_progress=show_progress)
 
 
+def _compute_indices(db: Database, settings: Settings, show_progress: bool):
+    base = settings.indices_base_month
+    return compute_indices(db, show_progress=show_progress,
+                           base_month=parse_month(base) if base else None)
+
+
 def daily_steps() -> list[Step]:
     """The steps of the daily job, in the order they run: outside data first, then
     the rollup, then what is derived from both."""
     return [
+        Step("sync_bcb", bcb_step),
+        Step("sync_omie_clients", omie_steps.clients_step, omie_steps.skip_reason),
+        Step("sync_omie_revenue", omie_steps.revenue_step, omie_steps.skip_reason),
         Step("aggregate", _aggregate),
+        Step("compute_indices", _compute_indices),
     ]
 
 

@@ -4,19 +4,15 @@
 from __future__ import annotations
 
 import logging
-import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, update
 
-from .csvfile import read_columns
+from .csvimport import ImportReport, check_external_id, known_rows, read_records
 from .db import Database, now_utc
-from .errors import InvalidValue, RejectedInput
 from .events import ENTITY_ID_MAX, EventWriter, parse_instant
-from .progress import Progress
 from .schema import inbound_leads
 
 log = logging.getLogger(__name__)
@@ -26,24 +22,10 @@ EVENT_TYPE = "lead.created"
 # Event ids are derived from the lead id, so importing a file twice (or two files
 # naming the same lead) can never store the lead's event twice.
 EVENT_NAMESPACE = uuid.UUID("6f1f3b59-1d0e-4c55-9a55-6c65616473a1")
-LOOKUP_CHUNK = 500
+FIELDS = ("created_at", "source")
 
-
-@dataclass
-class LeadImportReport:
-    read: int = 0
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    events: int = 0
-    rejected: list[InvalidValue] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"read": self.read, "new": self.new, "updated": self.updated,
-                "unchanged": self.unchanged, "events": self.events,
-                "rejected": len(self.rejected),
-                "rejects": [r.as_dict() for r in self.rejected]}
+# The report of a lead import; the contract import reports the same counts.
+LeadImportReport = ImportReport
 
 
 def lead_event_id(external_id: str) -> str:
@@ -55,69 +37,42 @@ def import_leads(db: Database, path: Path, *, id_column: str, created_at_column:
                  skip_invalid: bool = False, show_progress: bool = False
                  ) -> LeadImportReport:
     """Import a file in one transaction; any reject stores nothing unless skipped."""
-    started = time.perf_counter()
     report = LeadImportReport()
     columns = {"id": id_column, "created_at": created_at_column,
                "source": source_column}
-    leads: dict[str, dict[str, Any]] = {}
-    with Progress(f"reading {path.name}", show=show_progress) as progress:
-        for line, record in progress.track(read_columns(path, columns)):
-            report.read += 1
-            try:
-                lead = _lead(record, columns, db, date_format)
-                _check_repeat(leads.get(lead["external_id"]), lead, id_column)
-            except InvalidValue as exc:
-                exc.line = line
-                report.rejected.append(exc)
-                continue
-            lead["line"] = line
-            leads.setdefault(lead["external_id"], lead)
-    if report.rejected and not skip_invalid:
-        raise RejectedInput(report.rejected, str(path))
+
+    def parse(record: dict[str, str]) -> dict[str, Any]:
+        return _lead(record, columns, db, date_format)
+
+    leads = read_records(path, columns, parse, report, noun="lead",
+                         skip_invalid=skip_invalid, show_progress=show_progress)
     with db.begin(write=True) as conn:
-        _store(db, conn, list(leads.values()), report)
-    report.seconds = time.perf_counter() - started
-    log.info("leads import %s: %d read, %d new, %d updated, %d unchanged, "
-             "%d events, %d rejected in %.2fs", path, report.read, report.new,
-             report.updated, report.unchanged, report.events, len(report.rejected),
-             report.seconds)
+        _store(db, conn, leads, report)
+    report.finish("leads", path, log)
     return report
 
 
 def _lead(record: dict[str, str], columns: dict[str, str | None], db: Database,
           date_format: str | None) -> dict[str, Any]:
-    external_id = record["id"]
-    if not external_id:
-        raise InvalidValue(columns["id"], external_id, "the lead id is empty")
-    if len(external_id) > ENTITY_ID_MAX:
-        raise InvalidValue(columns["id"], external_id,
-                           f"longer than {ENTITY_ID_MAX} characters")
+    external_id = check_external_id(record["id"], columns["id"], "lead",
+                                    ENTITY_ID_MAX)
     created_at = parse_instant(record["created_at"], db.tz, columns["created_at"],
                                date_format)
     return {"external_id": external_id, "created_at": created_at,
             "source": record.get("source") or None}
 
 
-def _check_repeat(first: dict[str, Any] | None, lead: dict[str, Any],
-                  id_column: str) -> None:
-    if first is None:
-        return
-    if (first["created_at"], first["source"]) != (lead["created_at"], lead["source"]):
-        raise InvalidValue(id_column, lead["external_id"],
-                           f"repeats the lead of line {first['line']} with other "
-                           "values")
-
-
 def _store(db: Database, conn: Connection, leads: list[dict[str, Any]],
            report: LeadImportReport) -> None:
-    known = _known(conn, [lead["external_id"] for lead in leads])
+    known = known_rows(conn, inbound_leads, [lead["external_id"] for lead in leads],
+                       FIELDS)
     now = now_utc()
     new, changed = [], []
     for lead in leads:
         stored = known.get(lead["external_id"])
         if stored is None:
             new.append(lead)
-        elif stored != (lead["created_at"], lead["source"]):
+        elif stored != {name: lead[name] for name in FIELDS}:
             changed.append(lead)
     report.unchanged = len(leads) - len(new) - len(changed)
     if new:
@@ -133,18 +88,6 @@ def _store(db: Database, conn: Connection, leads: list[dict[str, Any]],
         )
     report.new, report.updated = len(new), len(changed)
     report.events, _ = EventWriter(db).insert_rows(conn, [_event(lead) for lead in new])
-
-
-def _known(conn: Connection, ids: list[str]) -> dict[str, tuple]:
-    known = {}
-    il = inbound_leads.c
-    for start in range(0, len(ids), LOOKUP_CHUNK):
-        rows = conn.execute(
-            select(il.external_id, il.created_at, il.source)
-            .where(il.external_id.in_(ids[start:start + LOOKUP_CHUNK]))
-        )
-        known.update({row.external_id: (row.created_at, row.source) for row in rows})
-    return known
 
 
 def _event(lead: dict[str, Any]) -> dict[str, Any]:

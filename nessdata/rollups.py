@@ -22,6 +22,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     select,
 )
 
@@ -39,7 +40,7 @@ from .localtime import (
 )
 from .progress import Progress
 from .schema import event_aggregates, event_pending_hours, module_events, nessdata_meta
-from .types import UTCDateTime
+from .types import UTCDateTime, to_sqlite_instant
 
 log = logging.getLogger(__name__)
 
@@ -64,23 +65,38 @@ def aggregate_days(db: Database, wanted: Iterable[date], *,
                    show_progress: bool = False) -> RollupReport:
     """Recount the given local days, in chunks of consecutive days."""
     started = time.perf_counter()
-    chunks = list(runs(sorted(set(wanted)), CHUNK_DAYS))
+    batches = list(_batches(runs(sorted(set(wanted)), CHUNK_DAYS), CHUNK_DAYS))
     report = RollupReport()
-    with Progress("rolling up days", total=sum(_length(c) for c in chunks),
+    with Progress("rolling up days", total=len(set(wanted)),
                   show=show_progress) as progress:
-        for first, last in chunks:
+        for batch in batches:
             with db.begin(write=True) as conn:
                 db.lock(conn, LOCK_NAME)
                 _check_timezone(db, conn)
-                groups, events = _replace_days(db, conn, first, last)
-            report.days += _length((first, last))
-            report.groups += groups
-            report.events += events
-            progress.advance(_length((first, last)))
+                for first, last in batch:
+                    groups, events = _replace_days(db, conn, first, last)
+                    report.days += _length((first, last))
+                    report.groups += groups
+                    report.events += events
+            progress.advance(sum(_length(run) for run in batch))
     report.seconds = time.perf_counter() - started
     log.info("rollup: %d days, %d groups written, %d events counted in %.2fs",
              report.days, report.groups, report.events, report.seconds)
     return report
+
+
+def _batches(day_runs, most_days: int):
+    """Runs of days grouped so one transaction recounts at most most_days days:
+    scattered pending days then cost one transaction, not one each."""
+    batch, size = [], 0
+    for run in day_runs:
+        if batch and size + _length(run) > most_days:
+            yield batch
+            batch, size = [], 0
+        batch.append(run)
+        size += _length(run)
+    if batch:
+        yield batch
 
 
 def aggregate_range(db: Database, first: date, last: date, **options) -> RollupReport:
@@ -175,15 +191,23 @@ def local_day_expression(db: Database, start: datetime, end: datetime):
     modifier = _seconds_modifier(spans[-1].offset)
     if len(spans) > 1:
         modifier = case(
-            *[(occurred < literal(span.end, UTCDateTime), _seconds_modifier(span.offset))
+            *[(occurred < _sql_text(to_sqlite_instant(span.end)),
+               _seconds_modifier(span.offset))
               for span in spans[:-1]],
             else_=modifier,
         )
     return func.date(occurred, modifier)
 
 
-def _seconds_modifier(offset: timedelta) -> str:
-    return f"{int(offset.total_seconds()):+d} seconds"
+def _seconds_modifier(offset: timedelta):
+    return _sql_text(f"{int(offset.total_seconds()):+d} seconds")
+
+
+def _sql_text(value: str):
+    # Written into the SQL, not bound: SQLite then sees the day expression of the
+    # SELECT and of the GROUP BY as one and computes it once per row. The values
+    # are our own digits, never input.
+    return literal_column(f"'{value}'")
 
 
 def _check_timezone(db: Database, conn: Connection) -> None:

@@ -10,7 +10,8 @@ from typing import Any
 
 def jsonable(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        # Fixed-point always: str() writes 0E-8 for a zero with 8 places.
+        return format(value, "f")
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, dict):

@@ -63,6 +63,7 @@ def _start(db: Database, source: str, params: dict[str, Any]) -> int:
     now = now_utc()
     with db.begin(write=True) as conn:
         db.lock(conn, f"sync_runs:{source}")
+        _fail_abandoned(conn, source, now)
         running = conn.execute(
             select(sync_runs.c.id, sync_runs.c.started_at, sync_runs.c.pid,
                    sync_runs.c.hostname)
@@ -82,13 +83,30 @@ def _start(db: Database, source: str, params: dict[str, Any]) -> int:
         ).returning(sync_runs.c.id)).scalar_one()
 
 
+def _fail_abandoned(conn, source: str, now: datetime) -> None:
+    """Mark failed the runs left `running` by a killed process (no heartbeat for
+    STALE_AFTER), so the log does not show them running for ever."""
+    c = sync_runs.c
+    result = conn.execute(
+        update(sync_runs)
+        .where(c.source == source, c.status == "running",
+               c.heartbeat_at <= now - STALE_AFTER)
+        .values(status="failed", finished_at=now,
+                error=f"abandoned: no sign of life for {STALE_AFTER} (the process "
+                "was probably killed)"))
+    if result.rowcount:
+        log.warning("%d abandoned %s run(s) marked failed", result.rowcount, source)
+
+
 def _finish(run: SyncRun, status: str, error: str | None) -> None:
     with run.db.begin(write=True) as conn:
         conn.execute(update(sync_runs).where(sync_runs.c.id == run.id).values(
             status=status, finished_at=now_utc(), heartbeat_at=now_utc(),
             records_written=run.records_written, error=error,
             resume_after=run.resume_after))
-    level = logging.INFO if status == "ok" else logging.ERROR
+    # Each sync logs its own INFO line with its counts; this one adds the run id,
+    # and is an ERROR when the run failed.
+    level = logging.DEBUG if status == "ok" else logging.ERROR
     log.log(level, "sync %s run %d %s: %d records%s", run.source, run.id, status,
             run.records_written, f" ({error})" if error else "")
 

@@ -165,3 +165,25 @@ def shared_data() -> Path:
         pytest.skip(f"the team's shared data is not at {SHARED_DATA} "
                     "(a user's own clone): tests on real data skipped")
     return SHARED_DATA
+
+
+# -- no test reaches the real BCB ---------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def bcb_demo_stub():
+    """The demo's local BCB stub (recorded bodies), for the whole session."""
+    from nessdata.bcb.demo import start_demo_stub
+
+    stub = start_demo_stub()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture(autouse=True)
+def _bcb_on_loopback(bcb_demo_stub, monkeypatch):
+    # Anything that syncs BCB rates from the environment's settings (`nessdata run`,
+    # the web app's buttons) asks the local stub, without pauses or retry waits.
+    monkeypatch.setenv("NESSDATA_BCB_SGS_URL", bcb_demo_stub.sgs_url)
+    monkeypatch.setenv("NESSDATA_BCB_PTAX_URL", bcb_demo_stub.ptax_url)
+    monkeypatch.setenv("NESSDATA_BCB_PAUSE", "0")
+    monkeypatch.setenv("NESSDATA_BCB_RETRY_WAIT", "0")

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from ..db import Database
 from ..errors import NessdataError
@@ -73,6 +74,16 @@ class Root(click.Group):
         except NessdataError as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(exc.exit_code)
+        except DBAPIError as exc:
+            # The driver's own words (connection refused, lock timeout…) are the
+            # useful part; the SQL statement is logged at DEBUG.
+            log.debug("database error", exc_info=True)
+            click.secho(f"error: database: {exc.orig}".rstrip(), fg="red", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.secho("interrupted: nothing of the current transaction was kept",
+                        fg="yellow", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=Root, context_settings={"help_option_names": ["-h", "--help"]})
@@ -130,3 +141,7 @@ def parse_json_option(value: str | None, name: str) -> Any:
 
 # Importing these modules registers their commands on `main`.
 from . import core  # noqa: E402,F401
+from . import omie  # noqa: E402,F401
+from . import contracts, indices  # noqa: E402,F401
+from . import bcb  # noqa: E402,F401
+from . import web  # noqa: E402,F401
