@@ -12,21 +12,20 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    Numeric,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
 
-from .types import JSONType, UTCDateTime
+from .types import ExactDecimal, JSONType, UTCDateTime
 
 metadata = MetaData()
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 Id = BigInteger().with_variant(Integer(), "sqlite")
-Money = Numeric(18, 2)
-Rate = Numeric(24, 8)
+Money = ExactDecimal(18, 2)
+Rate = ExactDecimal(24, 8)
 
 
 def _id() -> Column:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import JSON, DateTime, String
+from sqlalchemy import JSON, BigInteger, DateTime, Numeric, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.types import TypeDecorator
@@ -67,3 +68,47 @@ def to_sqlite_instant(value: datetime) -> str:
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class ExactDecimal(TypeDecorator):
+    """NUMERIC(precision, scale) on PostgreSQL. On SQLite, whose NUMERIC is a binary
+    float, an integer count of 10^-scale units (cents for money), so values and
+    SUM() stay exact there too. Values are Decimal in Python either way, rounded
+    half away from zero to `scale` places as PostgreSQL rounds them.
+
+    Known limit: on SQLite a value must fit in 64 bits of units (about 9.2e16 for
+    scale 2, 9.2e10 for scale 8); a larger one is refused with OverflowError."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, scale: int):
+        super().__init__(precision, scale, asdecimal=True)
+        self.scale = scale
+        self.quantum = Decimal(1).scaleb(-scale)
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(self.impl.precision, self.scale))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError(f"{value!r} is a float: money and rates are Decimal")
+        exact = Decimal(value).quantize(self.quantum, rounding=ROUND_HALF_UP)
+        if dialect.name == "sqlite":
+            return int(exact.scaleb(self.scale))
+        return exact
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-self.scale)
+        return Decimal(value).quantize(self.quantum)
+
+    @property
+    def python_type(self):
+        return Decimal

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Integer, Table, cast, distinct, func, or_, select
+from sqlalchemy import Table, distinct, func, or_, select
 
 from ..localtime import month_start, next_month
 from ..schema import (
@@ -33,15 +33,9 @@ def count(month: Month, table: Table, *where) -> int:
 
 
 def exact_sum(month: Month, column, *where) -> Decimal:
-    """The sum of a money column (2 decimals), exact on both databases."""
-    if month.db.is_sqlite:
-        # SQLite keeps NUMERIC as a binary float: add whole cents, as integers.
-        cents = month.conn.execute(
-            select(func.sum(cast(func.round(column * 100), Integer))).where(*where)
-        ).scalar()
-        return Decimal(int(cents or 0)).scaleb(-2)
+    """The sum of a money column, exact on both databases (see ExactDecimal)."""
     total = month.conn.execute(select(func.sum(column)).where(*where)).scalar()
-    return Decimal(total or 0).quantize(Decimal("0.01"))
+    return total if total is not None else Decimal("0.00")
 
 
 def has_rows(month: Month, table: Table) -> bool:

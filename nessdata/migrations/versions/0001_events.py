@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from nessdata.migrations.helpers import Id, dialect, id_column, instant
-from nessdata.types import SQLITE_INSTANT_GLOB, JSONType
+from nessdata.types import ExactDecimal, JSONType, SQLITE_INSTANT_GLOB
 
 revision = "0001_events"
 down_revision = None
@@ -195,7 +195,7 @@ def _business_tables() -> None:
         sa.Column("external_id", sa.Text()),
         sa.Column("client_id", Id, sa.ForeignKey("clients.id", ondelete="SET NULL")),
         sa.Column("client_ref", sa.Text()),
-        sa.Column("mrr", sa.Numeric(18, 2), nullable=False, server_default="0"),
+        sa.Column("mrr", ExactDecimal(18, 2), nullable=False, server_default="0"),
         sa.Column("start_date", sa.Date(), nullable=False),
         sa.Column("end_date", sa.Date()),
         sa.Column("status", sa.String(16), nullable=False, server_default="active"),
@@ -219,7 +219,7 @@ def _business_tables() -> None:
         id_column(),
         sa.Column("key", sa.String(64), nullable=False),
         sa.Column("period", sa.Date(), nullable=False),
-        sa.Column("value", sa.Numeric(24, 8)),
+        sa.Column("value", ExactDecimal(24, 8)),
         sa.Column("unit", sa.String(16)),
         sa.Column("notes", sa.Text()),
         instant("updated_at", now=True),

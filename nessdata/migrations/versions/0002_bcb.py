@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from nessdata.migrations.helpers import id_column, instant
-from nessdata.types import JSONType
+from nessdata.types import ExactDecimal, JSONType
 
 revision = "0002_bcb"
 down_revision = "0001_events"
@@ -39,9 +39,9 @@ def upgrade() -> None:
         id_column(),
         sa.Column("rate_type", sa.String(32), nullable=False),
         sa.Column("ref_date", sa.Date(), nullable=False),
-        sa.Column("value", sa.Numeric(24, 8), nullable=False),
-        sa.Column("value_buy", sa.Numeric(24, 8)),
-        sa.Column("value_sell", sa.Numeric(24, 8)),
+        sa.Column("value", ExactDecimal(24, 8), nullable=False),
+        sa.Column("value_buy", ExactDecimal(24, 8)),
+        sa.Column("value_sell", ExactDecimal(24, 8)),
         sa.Column("source", sa.Text(), nullable=False),
         instant("synced_at", now=True),
         sa.UniqueConstraint("rate_type", "ref_date", name="uq_bcb_rates_type_date"),

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from nessdata.migrations.helpers import Id, id_column, instant
+from nessdata.types import ExactDecimal
 
 revision = "0003_omie"
 down_revision = "0002_bcb"
@@ -22,7 +23,7 @@ def upgrade() -> None:
         sa.Column("period", sa.Date(), nullable=False),
         sa.Column("omie_codigo", sa.BigInteger(), nullable=False),
         sa.Column("client_id", Id, sa.ForeignKey("clients.id", ondelete="SET NULL")),
-        sa.Column("valor", sa.Numeric(18, 2), nullable=False),
+        sa.Column("valor", ExactDecimal(18, 2), nullable=False),
         sa.Column("titles_count", sa.Integer(), nullable=False),
         instant("synced_at", now=True),
         sa.UniqueConstraint("period", "omie_codigo",

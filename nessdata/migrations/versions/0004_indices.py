@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from nessdata.migrations.helpers import id_column, instant
-from nessdata.types import JSONType
+from nessdata.types import ExactDecimal, JSONType
 
 revision = "0004_indices"
 down_revision = "0003_omie"
@@ -22,7 +22,7 @@ def upgrade() -> None:
         id_column(),
         sa.Column("period", sa.Date(), nullable=False),
         sa.Column("index_key", sa.String(64), nullable=False),
-        sa.Column("value", sa.Numeric(24, 8)),
+        sa.Column("value", ExactDecimal(24, 8)),
         sa.Column("metadata", JSONType, nullable=False, server_default=sa.text("'{}'")),
         instant("updated_at", now=True),
         sa.UniqueConstraint("period", "index_key", name="uq_data_indices_period_key"),
