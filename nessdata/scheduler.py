@@ -58,7 +58,7 @@ class Cron:
         return cls(text, fields[:4] + (weekdays,), parts[2] == "*", parts[4] == "*")
 
     def matches(self, local: datetime) -> bool:
-        minutes, hours, days, months, weekdays = self.fields
+        minutes, hours, _, months, _ = self.fields
         if local.minute not in minutes or local.hour not in hours:
             return False
         return local.month in months and self._day_matches(local)

@@ -89,6 +89,12 @@ def _rate_window(raw: Mapping[str, str]) -> dict[str, Any]:
         raw.get("until"), "until")
     _ordered(since, until)
     rates = [r.strip() for r in (raw.get("rates") or "").split(",") if r.strip()]
+    from .bcb.rates import RATES
+
+    for rate in rates:
+        if rate not in RATES:
+            raise InvalidValue("rates", rate, f"unknown rate type; known: "
+                               f"{', '.join(RATES)}")
     return {"since": since, "until": until, "rates": rates or None}
 
 
@@ -212,6 +218,9 @@ def _thread_lock(url: str, name: str) -> threading.Lock:
 
 
 def _hold_advisory(db: Database, name: str, stack: ExitStack, busy: JobBusy) -> None:
+    # The lock lives in a transaction left open (idle) while the job runs on other
+    # connections; a server-side idle_in_transaction_session_timeout shorter than
+    # the job would end it and let a second run start.
     conn = stack.enter_context(db.engine.connect())
     stack.enter_context(conn.begin())
     if not db.try_lock(conn, f"job:{name}"):

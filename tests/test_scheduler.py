@@ -1,7 +1,7 @@
 """`nessdata scheduler`: cron expressions in the business time zone, catch-up of
 missed runs, one job at a time."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +12,6 @@ from nessdata.settings import Settings
 from nessdata.triggers import run_job
 
 SP = ZoneInfo("America/Sao_Paulo")
-UTC = timezone.utc
 
 
 def sp(*parts) -> datetime:

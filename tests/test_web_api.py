@@ -7,7 +7,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from helpers import SP, event_count
 from sqlalchemy import insert
+from web_support import auth, client_for, token
 
 from nessdata.db import now_utc
 from nessdata.errors import UpstreamError
@@ -18,9 +20,6 @@ from nessdata.schema import bcb_rates_snapshot, clients, erp_revenue_snapshot
 from nessdata.serialize import jsonable
 from nessdata.summary import summary
 from nessdata.syncruns import recorded_run
-
-from helpers import SP, event_count
-from web_support import auth, client_for, token
 
 
 @pytest.fixture
@@ -162,9 +161,8 @@ def test_indices_are_read_indices(db, api):
 def test_sync_runs_are_listed_newest_first(db, api):
     with recorded_run(db, "bcb", {"since": "2025-01-01"}) as run:
         run.heartbeat(7)
-    with pytest.raises(UpstreamError):
-        with recorded_run(db, "omie_revenue", {}):
-            raise UpstreamError("Omie answered 500")
+    with pytest.raises(UpstreamError), recorded_run(db, "omie_revenue", {}):
+        raise UpstreamError("Omie answered 500")
     runs = api("/api/sync-runs").json()
     assert [(r["source"], r["status"], r["records_written"]) for r in runs] == [
         ("omie_revenue", "failed", 0), ("bcb", "ok", 7)]

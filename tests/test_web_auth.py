@@ -5,12 +5,11 @@ import json
 
 import pytest
 from sqlalchemy import select
+from web_support import auth, client_for, csrf_of, login, token
 
 from nessdata.errors import InvalidValue
 from nessdata.schema import api_tokens
 from nessdata.tokens import authenticate, create_token, revoke_token
-
-from web_support import auth, client_for, csrf_of, login, token
 
 
 def _rows(db):

@@ -15,12 +15,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
+from web_support import settings_for, token
 
 from nessdata.schema import clients
 from nessdata.web import create_app
 from nessdata.web.formatting import number
-
-from web_support import settings_for, token
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

@@ -7,16 +7,31 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
-
-from nessdata import triggers
-from nessdata.errors import UpstreamError
-from nessdata.events import emit_many
-from nessdata.schema import bcb_rates_snapshot, data_indices, erp_revenue_snapshot
-
 from helpers import SP, stored_aggregates
 from omie_support import APP_KEY, APP_SECRET, title
-from web_support import CRON_SECRET, auth, client_for, cron_auth, token
+from sqlalchemy import func, select
+from web_support import (
+    CRON_SECRET,
+    app_client,
+    auth,
+    client_for,
+    cron_auth,
+    settings_for,
+    token,
+)
+
+from nessdata import triggers
+from nessdata.bcb.demo import DEMO_DATA
+from nessdata.bcb.stub import BcbStub
+from nessdata.errors import UpstreamError
+from nessdata.events import emit_many
+from nessdata.omie.stub import OmieStub
+from nessdata.schema import (
+    bcb_rates_snapshot,
+    data_indices,
+    erp_revenue_snapshot,
+    event_aggregates,
+)
 
 JOBS = ["aggregate-events", "sync-bcb-rates", "sync-omie-revenue",
         "compute-data-indices"]
@@ -88,17 +103,17 @@ def test_bad_parameters_are_400_naming_the_field(db, query, field):
     assert response.json()["field"] == field
 
 
+def test_an_unknown_rate_is_400_before_any_request(db):
+    response = client_for(db).get("/api/cron/sync-bcb-rates?rates=ipca,euro",
+                                  headers=cron_auth())
+    assert response.status_code == 400
+    assert response.json()["field"] == "rates"
+    assert response.json()["message"].startswith("rates='euro': unknown rate type")
+
+
 def test_sync_bcb_rates_through_a_local_stub(db):
-    from nessdata.bcb.demo import DEMO_DATA
-    from nessdata.bcb.stub import BcbStub
-    from web_support import settings_for
-
-    from nessdata.web import create_app
-    from starlette.testclient import TestClient
-
     with BcbStub.from_directory(DEMO_DATA) as stub:
-        settings = stub.point(settings_for(db), bcb_pause=0.0)
-        client = TestClient(create_app(settings, db), raise_server_exceptions=False)
+        client = app_client(stub.point(settings_for(db), bcb_pause=0.0), db)
         response = client.post("/api/cron/sync-bcb-rates?since=2024-01-01"
                                "&until=2024-06-30&rates=ipca", headers=cron_auth())
     assert response.status_code == 200, response.text
@@ -114,12 +129,6 @@ def test_sync_bcb_rates_through_a_local_stub(db):
 
 
 def test_sync_omie_revenue_of_a_month_through_a_local_stub(db):
-    from nessdata.omie.stub import OmieStub
-    from starlette.testclient import TestClient
-
-    from nessdata.web import create_app
-    from web_support import settings_for
-
     titles = [title(1, 501, "1234.10", "05/03/2025"),
               title(2, 501, "1234.20", "20/03/2025"),
               title(3, 502, "10.00", "21/03/2025", status="CANCELADO"),
@@ -127,7 +136,7 @@ def test_sync_omie_revenue_of_a_month_through_a_local_stub(db):
     with OmieStub(titles=titles, app_key=APP_KEY, app_secret=APP_SECRET) as stub:
         settings = settings_for(db, omie_url=stub.url, omie_app_key=APP_KEY,
                                 omie_app_secret=APP_SECRET, omie_pause_seconds=0)
-        client = TestClient(create_app(settings, db), raise_server_exceptions=False)
+        client = app_client(settings, db)
         response = client.get("/api/cron/sync-omie-revenue?period=2025-03",
                               headers=cron_auth())
     assert response.status_code == 200, response.text
@@ -297,7 +306,5 @@ def test_reports_count_what_the_database_holds(db):
     report = client_for(db).get("/api/cron/aggregate-events?date=2025-03-04",
                                 headers=cron_auth()).json()["report"]
     with db.begin() as conn:
-        from nessdata.schema import event_aggregates
-
         total = conn.execute(select(func.sum(event_aggregates.c.count))).scalar()
     assert report["events"] == total == 7

@@ -1,4 +1,4 @@
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -42,7 +42,7 @@ def test_dates_are_day_first():
 
 def test_instants_are_shown_in_the_business_time_zone():
     # 02:30 UTC on 5 March is still 4 March in São Paulo (UTC-3).
-    instant = datetime(2025, 3, 5, 2, 30, tzinfo=timezone.utc)
+    instant = datetime(2025, 3, 5, 2, 30, tzinfo=UTC)
     assert fmt.br_datetime(instant, SP) == "04/03/2025 23:30"
 
 

@@ -7,7 +7,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from helpers import SP
 from sqlalchemy import insert
+from web_support import client_for, login, token
 
 from nessdata.db import now_utc
 from nessdata.errors import UpstreamError
@@ -23,9 +25,6 @@ from nessdata.schema import (
 from nessdata.syncruns import recorded_run
 from nessdata.triggers import job_lock
 
-from helpers import SP
-from web_support import client_for, login, token
-
 
 def _page(db, role="admin", **settings):
     client = client_for(db, **settings)
@@ -35,7 +34,7 @@ def _page(db, role="admin", **settings):
 
 def _chart_data(html: str) -> dict:
     found = re.search(r'<script type="application/json" id="chart-data">(.*?)</script>',
-                      html, re.S)
+                      html, re.DOTALL)
     return json.loads(found.group(1))
 
 
@@ -86,9 +85,8 @@ def _fill(db):
         conn.execute(insert(data_indices).values(
             period=date(2025, 3, 1), index_key="mrr_total",
             value=Decimal("2468.30"), metadata={}, updated_at=now))
-    with pytest.raises(UpstreamError):
-        with recorded_run(db, "omie_revenue", {}):
-            raise UpstreamError("Omie blocked the key until 19:04")
+    with pytest.raises(UpstreamError), recorded_run(db, "omie_revenue", {}):
+        raise UpstreamError("Omie blocked the key until 19:04")
     return events
 
 
@@ -141,7 +139,7 @@ def test_a_button_runs_the_job_then_waits_out_the_cooldown(db):
     assert re.search(r'class="flash ok".*Agregar eventos: ok', done.text)
     assert "events=1" in done.text
     button = re.search(r'<button type="submit" id="run-aggregate-events"(.*?)>',
-                       done.text, re.S).group(1)
+                       done.text, re.DOTALL).group(1)
     assert "disabled" in button and "data-ready-at" in button
     again = client.post("/actions/aggregate-events", data={"csrf": csrf})
     assert re.search(r'class="flash warn".*started less than 300s ago', again.text)

@@ -27,7 +27,12 @@ def settings_for(db, **overrides) -> Settings:
 
 
 def client_for(db, base_url: str = "http://testserver", **overrides) -> TestClient:
-    app = create_app(settings_for(db, **overrides), db)
+    return app_client(settings_for(db, **overrides), db, base_url)
+
+
+def app_client(settings: Settings, db, base_url: str = "http://testserver"
+               ) -> TestClient:
+    app = create_app(settings, db)
     return TestClient(app, raise_server_exceptions=False, base_url=base_url)
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from ..errors import InvalidValue
 from ..serialize import jsonable
@@ -17,6 +18,9 @@ from .auth import emitter, reader, trigger
 from .cooldown import claim
 
 router = APIRouter(prefix="/api", tags=["api"])
+Reader = Annotated[Principal, Depends(reader)]
+Trigger = Annotated[Principal, Depends(trigger)]
+Emitter = Annotated[Principal, Depends(emitter)]
 MAX_RANGE_DAYS = 3660
 
 
@@ -38,14 +42,14 @@ def health():
 
 
 @router.get("/summary", summary="Where the data stands (as `nessdata summary`).")
-def get_summary(request: Request, who: Principal = Depends(reader)):
+def get_summary(request: Request, who: Reader):
     from ..summary import summary
 
     return ok(summary(request.app.state.db))
 
 
 @router.get("/event-aggregates", summary="Daily event counts (default: 30 days).")
-def get_event_aggregates(request: Request, who: Principal = Depends(reader),
+def get_event_aggregates(request: Request, who: Reader,
                          since: str | None = Query(None, description="YYYY-MM-DD"),
                          until: str | None = Query(None, description="YYYY-MM-DD"),
                          module: str | None = None):
@@ -57,7 +61,7 @@ def get_event_aggregates(request: Request, who: Principal = Depends(reader),
 
 
 @router.get("/indices", summary="Monthly indices, as `nessdata indices show`.")
-def get_indices(request: Request, who: Principal = Depends(reader),
+def get_indices(request: Request, who: Reader,
                 key: str | None = None,
                 since: str | None = Query(None, description="YYYY-MM"),
                 until: str | None = Query(None, description="YYYY-MM")):
@@ -69,7 +73,7 @@ def get_indices(request: Request, who: Principal = Depends(reader),
 
 
 @router.get("/rates", summary="Stored BCB rates (default: the last 366 days).")
-def get_rates(request: Request, who: Principal = Depends(reader),
+def get_rates(request: Request, who: Reader,
               type: str | None = Query(None, description="e.g. dollar_ptax, ipca"),
               since: str | None = Query(None, description="YYYY-MM-DD"),
               until: str | None = Query(None, description="YYYY-MM-DD")):
@@ -82,7 +86,7 @@ def get_rates(request: Request, who: Principal = Depends(reader),
 
 @router.get("/revenue", summary="Omie revenue per client of a month (default: "
             "the newest month held).")
-def get_revenue(request: Request, who: Principal = Depends(reader),
+def get_revenue(request: Request, who: Reader,
                 period: str | None = Query(None, description="YYYY-MM")):
     from ..queries import revenue_for_period
 
@@ -90,7 +94,7 @@ def get_revenue(request: Request, who: Principal = Depends(reader),
 
 
 @router.get("/sync-runs", summary="The most recent sync runs, newest first.")
-def get_sync_runs(request: Request, who: Principal = Depends(reader),
+def get_sync_runs(request: Request, who: Reader,
                   limit: int = Query(20, ge=1, le=500)):
     from ..syncruns import recent_runs
 
@@ -104,14 +108,14 @@ EVENTS_BODY = {"requestBody": {"required": True, "content": {"application/json":
 
 @router.post("/events", summary="Store one event or a batch; idempotent on event_id.",
              openapi_extra=EVENTS_BODY)
-async def post_events(request: Request, who: Principal = Depends(emitter)):
+async def post_events(request: Request, who: Emitter):
     events = await _json_body(request)
     if isinstance(events, dict):
         events = [events]
     if not isinstance(events, list) or not events:
         raise InvalidValue("body", events, "must be an event object or a non-empty "
                            "array of them")
-    return await _in_thread(_store_events, request, events)
+    return await run_in_threadpool(_store_events, request, events)
 
 
 def _store_events(request: Request, events: list) -> JSONResponse:
@@ -135,15 +139,9 @@ async def _json_body(request: Request) -> Any:
                            f"not valid JSON: {exc}") from None
 
 
-async def _in_thread(function, *args):
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(function, *args)
-
-
 @router.post("/jobs/{name}", summary="Run a job now (admin or fin; with the "
              "cooldown). Names and parameters as the cron endpoints.")
-def post_job(name: str, request: Request, who: Principal = Depends(trigger)):
+def post_job(name: str, request: Request, who: Trigger):
     job = get_job(name)
     params = job.parse(dict(request.query_params))
     state = request.app.state

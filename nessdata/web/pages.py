@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from itsdangerous import BadSignature
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import JobBusy, NessdataError
@@ -133,7 +134,7 @@ def _flash(request: Request, state) -> dict | None:
         return None
     try:
         return state.sessions.serializer.loads(value, max_age=300, salt="flash")
-    except Exception:  # an old or forged note is simply not shown
+    except BadSignature:  # an old or forged note is simply not shown
         return None
 
 
