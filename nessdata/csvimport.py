@@ -60,6 +60,8 @@ def read_records(path: Path, columns: Mapping[str, str | None], parse: Parser,
         for line, raw in progress.track(read_columns(path, columns)):
             report.read += 1
             try:
+                if isinstance(raw, InvalidValue):
+                    raise raw
                 record = parse(raw)
                 _check_repeat(records.get(record["external_id"]), record,
                               columns["id"], noun)

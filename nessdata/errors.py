@@ -38,7 +38,7 @@ class InvalidValue(NessdataError):
         return {
             "line": self.line,
             "field": self.field,
-            "value": _shorten(self.value),
+            "value": _plain(self.value),
             "reason": self.reason,
         }
 
@@ -79,3 +79,11 @@ def _shorten(value: Any, limit: int = 80) -> Any:
     if len(text) > limit:
         return text[: limit - 1] + "…"
     return text
+
+
+def _plain(value: Any, limit: int = 200) -> Any:
+    """The value as JSON can show it: simple values as they are, long text cut."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

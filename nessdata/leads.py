@@ -46,8 +46,12 @@ def import_leads(db: Database, path: Path, *, id_column: str, created_at_column:
 
     leads = read_records(path, columns, parse, report, noun="lead",
                          skip_invalid=skip_invalid, show_progress=show_progress)
+    # Without a source column the stored sources are left as they are.
+    fields = FIELDS if source_column else ("created_at",)
     with db.begin(write=True) as conn:
-        _store(db, conn, leads, report)
+        # Two imports at once would both take a lead for new: one waits instead.
+        db.lock(conn, "leads_import")
+        _store(db, conn, leads, fields, report)
     report.finish("leads", path, log)
     return report
 
@@ -58,33 +62,35 @@ def _lead(record: dict[str, str], columns: dict[str, str | None], db: Database,
                                     ENTITY_ID_MAX)
     created_at = parse_instant(record["created_at"], db.tz, columns["created_at"],
                                date_format)
-    return {"external_id": external_id, "created_at": created_at,
-            "source": record.get("source") or None}
+    lead = {"external_id": external_id, "created_at": created_at}
+    if columns["source"]:
+        lead["source"] = record["source"] or None
+    return lead
 
 
 def _store(db: Database, conn: Connection, leads: list[dict[str, Any]],
-           report: LeadImportReport) -> None:
+           fields: tuple[str, ...], report: LeadImportReport) -> None:
     known = known_rows(conn, inbound_leads, [lead["external_id"] for lead in leads],
-                       FIELDS)
+                       fields)
     now = now_utc()
     new, changed = [], []
     for lead in leads:
         stored = known.get(lead["external_id"])
         if stored is None:
             new.append(lead)
-        elif stored != {name: lead[name] for name in FIELDS}:
+        elif stored != {name: lead[name] for name in fields}:
             changed.append(lead)
     report.unchanged = len(leads) - len(new) - len(changed)
     if new:
         conn.execute(insert(inbound_leads), [
             {"external_id": lead["external_id"], "created_at": lead["created_at"],
-             "source": lead["source"], "imported_at": now} for lead in new
+             "source": lead.get("source"), "imported_at": now} for lead in new
         ])
     for lead in changed:
         conn.execute(
             update(inbound_leads)
             .where(inbound_leads.c.external_id == lead["external_id"])
-            .values(created_at=lead["created_at"], source=lead["source"])
+            .values({name: lead[name] for name in fields})
         )
     report.new, report.updated = len(new), len(changed)
     report.events, _ = EventWriter(db).insert_rows(conn, [_event(lead) for lead in new])
@@ -95,5 +101,5 @@ def _event(lead: dict[str, Any]) -> dict[str, Any]:
     # are append-only, the lead row holds the corrected date.
     return {"event_id": lead_event_id(lead["external_id"]), "module": MODULE,
             "event_type": EVENT_TYPE, "entity_id": lead["external_id"],
-            "payload": {"source": lead["source"]} if lead["source"] else {},
+            "payload": {"source": lead["source"]} if lead.get("source") else {},
             "occurred_at": lead["created_at"]}

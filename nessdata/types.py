@@ -50,7 +50,7 @@ class UTCDateTime(TypeDecorator):
             raise ValueError(f"an aware datetime is required, got {value!r}")
         value = value.astimezone(UTC)
         if dialect.name == "sqlite":
-            return value.strftime(SQLITE_INSTANT_FORMAT)
+            return to_sqlite_instant(value)
         return value
 
     def process_result_value(self, value, dialect):
@@ -64,7 +64,10 @@ class UTCDateTime(TypeDecorator):
 
 
 def to_sqlite_instant(value: datetime) -> str:
-    return value.astimezone(UTC).strftime(SQLITE_INSTANT_FORMAT)
+    # isoformat pads the year to 4 digits (strftime's %Y does not before 1000),
+    # which the text comparisons of ranges rely on.
+    naive = value.astimezone(UTC).replace(tzinfo=None)
+    return naive.isoformat(sep=" ", timespec="microseconds")
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")

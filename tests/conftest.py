@@ -22,7 +22,8 @@ from nessdata.db import Database
 from nessdata.schema import metadata
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("NESSDATA_SHARED_DATA")
+                   or ROOT.parent / "shared" / "data")
 PG_URL = os.environ.get("NESSDATA_TEST_POSTGRES_URL")
 STRICT = os.environ.get("NESSDATA_TEST_STRICT") == "1"
 TIMEZONE = "America/Sao_Paulo"
@@ -162,8 +163,9 @@ def cli(db_url, monkeypatch):
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"the team's shared data is not at {SHARED_DATA} "
-                    "(a user's own clone): tests on real data skipped")
+        pytest.skip(f"the team's shared data is not at {SHARED_DATA} (a user's own "
+                    "clone; NESSDATA_SHARED_DATA may point at it): tests on real "
+                    "data skipped")
     return SHARED_DATA
 
 

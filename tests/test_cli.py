@@ -66,6 +66,8 @@ def test_a_database_without_schema_is_refused_on_postgres(db_url, backend, reque
 
 def test_an_empty_sqlite_file_gets_its_schema(tmp_path):
     url = f"sqlite:///{tmp_path / 'new.db'}"
+    result = CliRunner().invoke(main, ["--database-url", url, "aggregate"])
+    assert result.exit_code == 0, result.output
     result = CliRunner().invoke(main, ["--database-url", url, "summary", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["events_total"] == 0
@@ -90,3 +92,29 @@ def test_demo_fills_a_local_database(tmp_path, monkeypatch):
     assert data["event_aggregates_count"] > 0
     second = CliRunner().invoke(main, ["demo", "--months", "2"])
     assert "demo: 0 new events" in second.stdout
+
+
+def test_a_rejected_file_with_json_prints_its_rejects(cli, tmp_path):
+    path = tmp_path / "e.jsonl"
+    path.write_text('{"module": "fin", "event_type": "Invoice", "payload": "[1]"}\n')
+    result = cli("events", "import", str(path), "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == {"stored": 0, "rejected": 1, "rejects": [
+        {"line": 1, "field": "event_type", "value": "Invoice",
+         "reason": "must be lowercase dotted identifiers of at most 64 characters, "
+                   "e.g. lead.created"}]}
+
+
+def test_reading_commands_do_not_create_a_database(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NESSDATA_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(main, ["summary"])
+    assert result.exit_code == 1
+    assert "no database at" in result.output
+    assert not (tmp_path / "nessdata.db").exists()
+
+
+def test_bad_revisions_are_named(cli):
+    result = cli("db", "downgrade", "0002_nope")
+    assert result.exit_code == 1
+    assert "cannot move the schema to '0002_nope'" in result.output

@@ -90,3 +90,25 @@ def test_an_unknown_column_names_the_header(db, tmp_path):
     path = write(tmp_path, "id,created\nA,2025-01-02\n")
     with pytest.raises(Exception, match="no column 'when'.*the header has id, created"):
         import_leads(db, path, id_column="id", created_at_column="when")
+
+
+def test_a_file_without_the_source_column_keeps_stored_sources(db, tmp_path):
+    import_leads(db, write(tmp_path, "id,created,origin\nA,2025-01-02,ads\n"),
+                 id_column="id", created_at_column="created", source_column="origin")
+    report = import_leads(db, write(tmp_path, "id,created\nA,2025-01-02\nB,2025-01-03\n"),
+                          id_column="id", created_at_column="created")
+    assert (report.new, report.updated, report.unchanged) == (1, 0, 1)
+    rows = sql(db, "SELECT external_id, source FROM inbound_leads ORDER BY 1").all()
+    assert [tuple(r) for r in rows] == [("A", "ads"), ("B", None)]
+
+
+def test_ragged_rows_and_other_encodings_are_named(db, tmp_path):
+    path = write(tmp_path, "id,created\nA,2025-01-02\nB,2025-01-03,extra\n")
+    with pytest.raises(RejectedInput, match="line 3: line='extra': 3 values under "
+                                            "a header of 2 columns"):
+        import_leads(db, path, id_column="id", created_at_column="created")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("id,created,origin\nA,2025-01-02,São Paulo\n".encode("cp1252"))
+    with pytest.raises(Exception, match="is not UTF-8 text.*iconv -f cp1252"):
+        import_leads(db, latin, id_column="id", created_at_column="created")
+    assert event_count(db) == 0

@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -34,9 +35,19 @@ class State:
             self._settings = load_settings(**self.overrides)
         return self._settings
 
-    def database(self, *, check_schema: bool = True) -> Database:
+    def database(self, *, check_schema: bool = True, must_exist: bool = False
+                 ) -> Database:
+        """The database; `must_exist` refuses to create a new SQLite file (for
+        commands that only read, run in the wrong directory)."""
         if self._db is None:
-            self._db = Database.from_settings(self.settings)
+            database = Database.from_settings(self.settings)
+            path = database.engine.url.database
+            if must_exist and database.is_sqlite and path and not Path(path).exists():
+                database.dispose()
+                raise NessdataError(
+                    f"no database at {Path(path).resolve()}: run this where "
+                    "nessdata.db is, or set NESSDATA_DATABASE_URL")
+            self._db = database
             if check_schema:
                 self._db.ensure_schema()
         return self._db
@@ -53,6 +64,17 @@ def with_db(command):
     @click.pass_obj
     def wrapper(state: State, *args, **kwargs):
         return command(state.database(), *args, **kwargs)
+
+    return wrapper
+
+
+def with_existing_db(command):
+    """Like with_db, for commands that only read: no new SQLite file is made."""
+
+    @functools.wraps(command)
+    @click.pass_obj
+    def wrapper(state: State, *args, **kwargs):
+        return command(state.database(must_exist=True), *args, **kwargs)
 
     return wrapper
 

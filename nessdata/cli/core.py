@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -13,14 +14,21 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import migrations
-from ..errors import ConfigError
+from ..errors import ConfigError, RejectedInput
 from ..events import EventWriter, import_events
 from ..jobs import run_daily
 from ..leads import import_leads
 from ..queries import event_aggregates_between
 from ..rollups import aggregate_default, aggregate_pending, aggregate_range, rebuild
 from ..summary import summary as read_summary
-from . import echo_json, main, parse_json_option, with_db, with_state
+from . import (
+    echo_json,
+    main,
+    parse_json_option,
+    with_db,
+    with_existing_db,
+    with_state,
+)
 
 ISO_DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -104,8 +112,9 @@ def events_emit(state, module, event_type, entity_id, payload, occurred_at, even
 @with_db
 def events_import(database, path, skip_invalid, as_json):
     """Import events from JSON Lines (.jsonl) or CSV (.csv), in one transaction."""
-    report = import_events(database, path, skip_invalid=skip_invalid,
-                           show_progress=True)
+    with rejects_as_json(as_json):
+        report = import_events(database, path, skip_invalid=skip_invalid,
+                               show_progress=True)
     if as_json:
         echo_json(report.as_dict())
         return
@@ -113,6 +122,21 @@ def events_import(database, path, skip_invalid, as_json):
                f"{len(report.rejected)} rejected")
     for reject in report.rejected:
         click.echo(f"  skipped {reject}", err=True)
+
+
+@contextmanager
+def rejects_as_json(as_json: bool):
+    """With --json, a rejected file still prints its rejects as JSON on stdout."""
+    try:
+        yield
+    except RejectedInput as exc:
+        if not as_json:
+            raise
+        echo_json({"stored": 0, "rejected": len(exc.rejects),
+                   "rejects": [r.as_dict() for r in exc.rejects]})
+        click.secho(f"error: {exc.source}: {len(exc.rejects)} invalid row(s), "
+                    "nothing was stored", fg="red", err=True)
+        sys.exit(exc.exit_code)
 
 
 # -- leads ---------------------------------------------------------------------------
@@ -137,10 +161,11 @@ def leads():
 def leads_import(database, path, id_column, created_at_column, source_column,
                  date_format, skip_invalid, as_json):
     """Upsert leads from a CSV file; each new lead emits growth/lead.created."""
-    report = import_leads(database, path, id_column=id_column,
-                          created_at_column=created_at_column,
-                          source_column=source_column, date_format=date_format,
-                          skip_invalid=skip_invalid, show_progress=True)
+    with rejects_as_json(as_json):
+        report = import_leads(database, path, id_column=id_column,
+                              created_at_column=created_at_column,
+                              source_column=source_column, date_format=date_format,
+                              skip_invalid=skip_invalid, show_progress=True)
     if as_json:
         echo_json(report.as_dict())
         return
@@ -197,7 +222,7 @@ def aggregate(database, day, since, until, pending, full, as_json):
 @click.option("--until", type=ISO_DATE, help="Last day (default: today).")
 @click.option("--module", help="Only this module.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
-@with_db
+@with_existing_db
 def aggregates(database, since, until, module, as_json):
     """Show daily counts from event_aggregates."""
     rows = event_aggregates_between(database, _day(since), _day(until), module)
@@ -215,7 +240,7 @@ def aggregates(database, since, until, module, as_json):
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@with_db
+@with_existing_db
 def summary(database, as_json):
     """Where the data stands: counts, last syncs, recent rollups and indices."""
     data = read_summary(database)
@@ -256,10 +281,10 @@ def _plain(value) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the step reports as JSON.")
 @with_state
 def run(state, as_json):
-    """The daily job: every step in order (see `nessdata run --help`).
-
-    Steps: aggregate yesterday plus pending days. A failing step does not stop the
-    next ones; the exit status is 1 if any failed."""
+    """The daily job: sync BCB rates, sync Omie clients and revenue (when its keys
+    are set), roll up yesterday plus pending days, compute this and last month's
+    indices. A failing step does not stop the next ones; the exit status is 1 if
+    any failed."""
     results = run_daily(state.database(), state.settings, show_progress=True)
     if as_json:
         echo_json([r.as_dict() for r in results])

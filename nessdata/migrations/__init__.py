@@ -7,8 +7,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.util.exc import CommandError
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+
+from ..errors import SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +36,24 @@ def current_revision(db) -> str | None:
 
 
 def upgrade(db, revision: str = "head") -> None:
-    command.upgrade(_config(db), revision)
-    db.forget_tables()
+    _run(command.upgrade, db, revision)
 
 
 def downgrade(db, revision: str = "-1") -> None:
-    command.downgrade(_config(db), revision)
-    db.forget_tables()
+    if current_revision(db) is None:
+        raise SchemaError("the database has no nessdata schema: nothing to roll back")
+    _run(command.downgrade, db, revision)
+
+
+def _run(step, db, revision: str) -> None:
+    try:
+        step(_config(db), revision)
+    except CommandError as exc:
+        known = ", ".join(rev for rev, _ in history())
+        raise SchemaError(f"cannot move the schema to {revision!r}: {exc} "
+                          f"(revisions: {known}, head, base, -N)") from exc
+    finally:
+        db.forget_tables()
 
 
 def history() -> list[tuple[str, str]]:
