@@ -30,7 +30,8 @@ TABLE_FLOWS: dict[str, tuple[str, str]] = {
     "event_pending_hours": ("triggers on module_events; emptied by the rollup",
                             "`nessdata aggregate --pending` and the daily job"),
     "nessdata_counters": ("triggers on module_events", "the summary"),
-    "nessdata_meta": ("the rollup", "the rollup (time zone check)"),
+    "nessdata_meta": ("the rollup (its time zone); the scheduler (last runs)",
+                      "the rollup (time zone check); the scheduler"),
     "event_aggregates": ("`nessdata aggregate`, the daily job, the cron endpoint",
                          "the summary, `eventos_<module>` indices, the dashboard"),
     "clients": ("`nessdata sync omie clients`, other modules", "revenue sync, summary"),
@@ -126,7 +127,7 @@ def _indices() -> str:
     lines = ["## Indices (`data_indices.index_key`)\n",
              "Monthly; `period` is the first day of a local month.\n",
              "| key | title | unit | definition |", "|---|---|---|---|"]
-    for item in indices.definitions():
+    for item in indices.REGISTRY.values():
         lines.append(f"| `{item.key}` | {_cell(item.title)} | {_cell(item.unit)} | "
                      f"{_cell(item.definition)} |")
     return "\n".join(lines) + "\n"

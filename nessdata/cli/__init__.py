@@ -167,3 +167,4 @@ from . import omie  # noqa: E402,F401
 from . import contracts, indices  # noqa: E402,F401
 from . import bcb  # noqa: E402,F401
 from . import web  # noqa: E402,F401
+from . import docs  # noqa: E402,F401
