@@ -9,6 +9,11 @@ from zoneinfo import ZoneInfo
 
 UTC = timezone.utc
 HOUR = timedelta(hours=1)
+# Instants outside these years are refused on the way in: they are typing errors,
+# and the far ends of the calendar break local-day arithmetic (9999-12-31 has no
+# next day).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def day_start(day: date, tz: ZoneInfo) -> datetime:

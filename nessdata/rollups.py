@@ -23,13 +23,18 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    or_,
     select,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .db import Database, now_utc
 from .errors import ConfigError
 from .localtime import (
+    EARLIEST,
     HOUR,
+    LATEST,
     day_bounds,
     days,
     days_of_hours,
@@ -107,7 +112,13 @@ def aggregate_range(db: Database, first: date, last: date, **options) -> RollupR
 
 def pending_days(db: Database) -> list[date]:
     with db.begin() as conn:
-        hours = conn.execute(select(event_pending_hours.c.hour)).scalars().all()
+        hours = conn.execute(
+            select(event_pending_hours.c.hour)
+            .where(event_pending_hours.c.hour >= EARLIEST,
+                   event_pending_hours.c.hour < LATEST)
+        ).scalars().all()
+    # Hours outside the years nessdata counts come only from plain-SQL writers;
+    # they stay pending (and uncounted) rather than break every run.
     return sorted(days_of_hours(hours, db.tz))
 
 
@@ -123,21 +134,45 @@ def aggregate_default(db: Database, now: datetime | None = None,
 
 
 def rebuild(db: Database, **options) -> RollupReport:
-    """Drop every rollup and recount the whole history (after a time zone change)."""
-    with db.begin() as conn:
-        first, last = conn.execute(
-            select(func.min(module_events.c.occurred_at),
-                   func.max(module_events.c.occurred_at))
-        ).one()
+    """Recount the whole history (after a time zone change).
+
+    First, in one transaction: every hour of every day with events is marked
+    pending, rollups outside those days are dropped and the new time zone is
+    recorded. Then the days are recounted chunk by chunk, each chunk clearing its
+    hours. A rebuild cut short leaves its remaining days pending, so the next
+    daily job (or `--pending`) finishes it; until then those days still show
+    their old counts."""
+    occurred = module_events.c.occurred_at
     with db.begin(write=True) as conn:
         db.lock(conn, LOCK_NAME)
-        conn.execute(delete(event_aggregates))
+        first, last = conn.execute(
+            select(func.min(occurred), func.max(occurred))
+            .where(occurred >= EARLIEST, occurred < LATEST)
+        ).one()
         conn.execute(delete(nessdata_meta).where(nessdata_meta.c.key == TIMEZONE_KEY))
-    if first is None:
-        return RollupReport()
-    first, last = _as_instant(first), _as_instant(last)
-    return aggregate_range(db, local_day(first, db.tz), local_day(last, db.tz),
-                           **options)
+        conn.execute(insert(nessdata_meta).values(key=TIMEZONE_KEY, value=db.tz.key))
+        if first is None:
+            conn.execute(delete(event_aggregates))
+            return RollupReport()
+        first = local_day(_as_instant(first), db.tz)
+        last = local_day(_as_instant(last), db.tz)
+        period = event_aggregates.c.period
+        conn.execute(delete(event_aggregates).where(
+            or_(period < first, period > last)))
+        _mark_pending(conn, db, first, last)
+    return aggregate_range(db, first, last, **options)
+
+
+def _mark_pending(conn: Connection, db: Database, first: date, last: date) -> None:
+    start, end = day_bounds(first, last, db.tz)
+    hours, hour = [], start.replace(minute=0, second=0, microsecond=0)
+    while hour < end:
+        hours.append({"hour": hour})
+        hour += HOUR
+    dialect_insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
+    statement = dialect_insert(event_pending_hours).on_conflict_do_nothing()
+    for offset in range(0, len(hours), 10_000):
+        conn.execute(statement, hours[offset:offset + 10_000])
 
 
 def _replace_days(db: Database, conn: Connection, first: date,
@@ -196,7 +231,10 @@ def local_day_expression(db: Database, start: datetime, end: datetime):
               for span in spans[:-1]],
             else_=modifier,
         )
-    return func.date(occurred, modifier)
+    # Whole seconds only: SQLite's date() rounds to milliseconds, which would push
+    # 23:59:59.9996 into the next day. Offsets are whole seconds, so the cut is
+    # exact.
+    return func.date(func.substr(occurred, 1, 19), modifier)
 
 
 def _seconds_modifier(offset: timedelta):

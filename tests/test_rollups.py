@@ -200,3 +200,65 @@ def test_cli_aggregate_and_aggregates_json(cli, db):
     bad = cli("aggregate", "--since", "2025-03-05", "--until", "2025-03-01")
     assert bad.exit_code == 1
     assert "--until 2025-03-01 is before --since 2025-03-05" in bad.output
+
+
+def test_the_last_instant_of_a_day_stays_on_it(db):
+    for instant in ("2018-03-11 02:59:59.999600", "2018-03-11 02:59:59.999999",
+                    "2018-03-11 03:00:00.000000"):
+        emit(db, "growth", "lead.created", occurred_at=utc(instant))
+    aggregate_range(db, date(2018, 3, 10), date(2018, 3, 10))
+    aggregate_range(db, date(2018, 3, 11), date(2018, 3, 11))
+    assert stored_aggregates(db) == {
+        (date(2018, 3, 10), "growth", "lead.created"): 2,
+        (date(2018, 3, 11), "growth", "lead.created"): 1}
+
+
+def test_a_rebuild_cut_short_is_finished_by_the_pending_run(db, monkeypatch):
+    events = random_events(600, "2025-01-01 00:00:00", 90, seed=5)
+    emit_many(db, events)
+    aggregate_range(db, date(2024, 12, 31), date(2025, 4, 1))
+    import nessdata.rollups as rollups
+
+    real = rollups._replace_days
+    calls = []
+
+    def dies_on_the_second_chunk(*args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(rollups, "_replace_days", dies_on_the_second_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        rebuild(db)
+    monkeypatch.setattr(rollups, "_replace_days", real)
+    assert len(pending_days(db)) > 31
+    aggregate_pending(db)
+    assert stored_aggregates(db) == dict(python_counts(events))
+    assert pending_days(db) == []
+
+
+def test_a_plain_sql_event_in_year_9999_does_not_stop_the_rollup(db):
+    emit(db, "growth", "lead.created", occurred_at="2025-01-02T12:00:00Z")
+    far = ("'9999-12-31 23:00:00+00'" if db.dialect == "postgresql"
+           else "'9999-12-31 23:00:00.000000'")
+    sql(db, "INSERT INTO module_events (module, event_type, occurred_at) "
+            f"VALUES ('growth', 'lead.created', {far})")
+    report = aggregate_pending(db)
+    assert report.days == 1
+    assert stored_aggregates(db) == {(date(2025, 1, 2), "growth", "lead.created"): 1}
+    rebuild(db)
+    assert stored_aggregates(db) == {(date(2025, 1, 2), "growth", "lead.created"): 1}
+
+
+def test_emptying_the_events_drops_their_counts(db, backend):
+    emit(db, "growth", "lead.created", occurred_at="2025-01-02T12:00:00Z")
+    aggregate_pending(db)
+    if backend == "postgres":
+        sql(db, "TRUNCATE module_events")  # runs no row trigger: its own clears all
+    else:
+        sql(db, "DELETE FROM module_events")  # SQLite has no TRUNCATE
+        aggregate_pending(db)
+    assert stored_aggregates(db) == {}
+    assert pending_days(db) == []
+    assert summary(db)["events_total"] == 0

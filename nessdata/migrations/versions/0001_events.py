@@ -95,7 +95,10 @@ PG_TRUNCATE_FUNCTION = """
 CREATE FUNCTION nessdata_module_events_truncated() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- With every event gone, every daily count is stale: none is left standing.
     UPDATE nessdata_counters SET value = 0 WHERE name = 'module_events';
+    DELETE FROM event_aggregates;
+    DELETE FROM event_pending_hours;
     RETURN NULL;
 END $$
 """
