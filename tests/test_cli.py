@@ -118,3 +118,28 @@ def test_bad_revisions_are_named(cli):
     result = cli("db", "downgrade", "0002_nope")
     assert result.exit_code == 1
     assert "cannot move the schema to '0002_nope'" in result.output
+
+
+def test_the_bcb_stub_command_serves_a_sync(cli, db):
+    import subprocess
+    import sys
+
+    server = subprocess.Popen([sys.executable, "-m", "nessdata", "stub", "bcb",
+                               "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().startswith("# in another shell")
+        exports = dict(server.stdout.readline().split()[1].split("=", 1)
+                       for _ in range(2))
+        import os
+        os.environ.update(exports)
+        try:
+            result = cli("sync", "bcb", "--since", "2021-03-01", "--until",
+                         "2021-03-31", "--rate", "dollar_ptax")
+        finally:
+            for name in exports:
+                os.environ.pop(name)
+        assert result.exit_code == 0, result.output
+        assert "dollar_ptax  latest 2021-03-31" in result.stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

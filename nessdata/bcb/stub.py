@@ -134,8 +134,8 @@ class BcbStub:
 
     # -- running ---------------------------------------------------------------
 
-    def start(self) -> BcbStub:
-        server = _Server(("127.0.0.1", 0), _Handler)
+    def start(self, port: int = 0) -> BcbStub:
+        server = _Server(("127.0.0.1", port), _Handler)
         server.stub = self
         threading.Thread(target=server.serve_forever, args=(0.05,),
                          name="bcb-stub", daemon=True).start()

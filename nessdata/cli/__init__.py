@@ -168,3 +168,4 @@ from . import contracts, indices  # noqa: E402,F401
 from . import bcb  # noqa: E402,F401
 from . import web  # noqa: E402,F401
 from . import docs  # noqa: E402,F401
+from . import stubs  # noqa: E402,F401

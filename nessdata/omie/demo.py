@@ -24,11 +24,7 @@ DATE_FIELDS = ("data_emissao", "data_registro", "data_vencimento", "data_previsa
 
 def demo_omie(db: Database, now: datetime | None = None) -> dict[str, Any]:
     """Sync clients and the last three months of revenue from the stub."""
-    current = month_start(local_today(db.tz, now))
-    titles = [shift_title(t, _months_between(RECORDED_LAST_MONTH, current))
-              for t in load("ListarContasReceber.json")["conta_receber_cadastro"]]
-    with OmieStub(clients=demo_clients(titles), titles=titles,
-                  app_key=DEMO_KEY, app_secret=DEMO_SECRET) as stub:
+    with demo_stub(db.tz, now) as stub:
         settings = load_settings(
             database_url=db.url, timezone=db.tz.key, omie_url=stub.url,
             omie_app_key=DEMO_KEY, omie_app_secret=DEMO_SECRET,
@@ -40,6 +36,16 @@ def demo_omie(db: Database, now: datetime | None = None) -> dict[str, Any]:
         finally:
             client.close()
     return {"clients": clients.as_dict(), "revenue": revenue.as_dict()}
+
+
+def demo_stub(tz, now: datetime | None = None) -> OmieStub:
+    """A stub (not started) serving the recorded titles moved to end this month,
+    with their clients, for the demo keys."""
+    current = month_start(local_today(tz, now))
+    titles = [shift_title(t, _months_between(RECORDED_LAST_MONTH, current))
+              for t in load("ListarContasReceber.json")["conta_receber_cadastro"]]
+    return OmieStub(clients=demo_clients(titles), titles=titles,
+                    app_key=DEMO_KEY, app_secret=DEMO_SECRET)
 
 
 def demo_clients(titles: list[dict[str, Any]]) -> list[dict[str, Any]]:

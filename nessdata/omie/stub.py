@@ -97,8 +97,8 @@ class OmieStub:
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def start(self) -> str:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+    def start(self, port: int = 0) -> str:
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, args=(0.05,),
                          daemon=True, name="omie-stub").start()
