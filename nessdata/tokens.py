@@ -64,8 +64,13 @@ def create_token(db: Database, name: str, role: str,
         with db.begin(write=True) as conn:
             conn.execute(insert(api_tokens).values(**row))
     except IntegrityError:
-        raise InvalidValue("name", name, "a token with this name exists; revoke it "
-                           "or choose another name") from None
+        with db.begin() as conn:
+            revoked = conn.execute(select(api_tokens.c.revoked_at)
+                                   .where(api_tokens.c.name == name)).scalar()
+        reason = ("was the name of a revoked token, kept for the record; choose "
+                  f"another name, e.g. {name}-2" if revoked else
+                  "a token with this name exists; revoke it or choose another name")
+        raise InvalidValue("name", name, reason) from None
     log.info("token %s created (role %s, scopes %s)", name, role, row["scopes"] or "-")
     return token
 

@@ -290,7 +290,8 @@ def run(state, as_json):
         echo_json([r.as_dict() for r in results])
     else:
         for r in results:
-            detail = r.error or ", ".join(f"{k}={v}" for k, v in r.report.items())
+            detail = r.error or ", ".join(f"{k}={_plain(v)}"
+                                          for k, v in r.report.items())
             click.echo(f"{r.name:<24} {r.status:<8} {detail}")
     if any(r.status == "failed" for r in results):
         sys.exit(1)
