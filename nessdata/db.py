@@ -89,10 +89,13 @@ class Database:
         except OperationalError as exc:
             raise NessdataError(f"cannot reach the database: {exc.orig}") from exc
         head = head_revision()
+        if current is None:
+            raise SchemaError("the database has no nessdata schema yet: run "
+                              "`nessdata db upgrade`")
         if current != head:
             raise SchemaError(
-                f"the database schema is at {current or 'nothing'}, this nessdata "
-                f"needs {head}: run `nessdata db upgrade`"
+                f"the database schema is at {current}, this nessdata needs {head}: "
+                "run `nessdata db upgrade`"
             )
 
     def ensure_schema(self) -> None:
