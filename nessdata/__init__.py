@@ -5,10 +5,9 @@ from .errors import NessdataError
 from .events import EventWriter, emit, emit_many, import_events
 from .rollups import aggregate_days, aggregate_default, aggregate_pending, aggregate_range
 from .settings import Settings, load_settings
-from .summary import summary
 
 __all__ = [
     "Database", "EventWriter", "NessdataError", "Settings", "aggregate_days",
     "aggregate_default", "aggregate_pending", "aggregate_range", "emit", "emit_many",
-    "import_events", "load_settings", "summary",
+    "import_events", "load_settings",
 ]

@@ -160,7 +160,7 @@ def test_cli_import_prints_the_report(cli, db, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert (report["new"], report["events"], report["rejected"]) == (1, 1, 1)
-    assert report["rejects"][0] == {"line": 3, "field": "start", "value": "'bad'",
+    assert report["rejects"][0] == {"line": 3, "field": "start", "value": "bad",
                                     "reason": "not a date/time (ISO 8601)"}
 
     refused = cli("contracts", "import", str(path), "--id-column", "id",
