@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -120,8 +119,8 @@ class Bench:
     def ingest(self) -> None:
         count = self.options.ingest_events
         url = self.urls.ingest
-        # One run of a big batch is long enough to time; three make small ones steady.
-        repeat = self.options.repeat if count <= 200_000 else 1
+        # One run of a big batch is long enough to time; more make small ones steady.
+        repeat = self.options.repeat if count <= 100_000 else 1
         rows = {"events": count, "seed": 9, "repeat": repeat}
         floor = self.step("ingest_floor", url, reset="module_events", **rows)
         measured = self.step("ingest", url, reset="module_events", **rows)

@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 
 from nessdata import migrations, rollups
 from nessdata.db import Database
-from nessdata.events import emit_many, import_events
+from nessdata.events import emit_many
 from nessdata.localtime import day_bounds
 from nessdata.schema import module_events
 from nessdata.summary import summary
@@ -122,16 +122,6 @@ def ingest(db: Database, spec) -> float:
     seconds = time.perf_counter() - started
     if report.inserted != spec["events"]:
         raise SystemExit(f"inserted {report.inserted} of {spec['events']}")
-    return seconds
-
-
-@step
-def ingest_import(db: Database, spec) -> float:
-    started = time.perf_counter()
-    report = import_events(db, spec["jsonl"])
-    seconds = time.perf_counter() - started
-    if report.inserted != spec["events"]:
-        raise SystemExit(f"imported {report.inserted} of {spec['events']}")
     return seconds
 
 

@@ -16,13 +16,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import (
     Connection,
     Date,
-    case,
     cast,
     delete,
     func,
     insert,
     literal,
-    literal_column,
     or_,
     select,
 )
@@ -40,12 +38,11 @@ from .localtime import (
     days_of_hours,
     local_day,
     local_today,
-    offset_spans,
     runs,
 )
 from .progress import Progress
 from .schema import event_aggregates, event_pending_hours, module_events, nessdata_meta
-from .types import UTCDateTime, to_sqlite_instant
+from .types import UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +186,7 @@ def _replace_days(db: Database, conn: Connection, first: date,
     )
     period = event_aggregates.c.period
     conn.execute(delete(event_aggregates).where(period >= first, period <= last))
-    conn.execute(_count_into_aggregates(db, start, end))
+    _count_days(db, conn, first, last)
     groups, events = conn.execute(
         select(func.count(), func.coalesce(func.sum(event_aggregates.c.count), 0))
         .where(period >= first, period <= last)
@@ -197,55 +194,38 @@ def _replace_days(db: Database, conn: Connection, first: date,
     return int(groups), int(events)
 
 
-def _count_into_aggregates(db: Database, start: datetime, end: datetime):
-    """INSERT … SELECT of one grouped count over [start, end): no rows leave the
-    database."""
-    day = local_day_expression(db, start, end).label("period")
+def _count_days(db: Database, conn: Connection, first: date, last: date) -> None:
+    """Grouped counts written by INSERT … SELECT: no rows leave the database.
+
+    PostgreSQL finds each event's local day with its own zone database, in one
+    statement. SQLite has none: it counts day by day between the day's UTC bounds,
+    which Python's zone database gives (23- and 25-hour days included). That needs
+    no date arithmetic per row, and sorts one day at a time: about twice as fast
+    as one statement that computes each row's day."""
+    if db.dialect == "postgresql":
+        start, end = day_bounds(first, last, db.tz)
+        occurred = module_events.c.occurred_at
+        local = cast(func.timezone(db.tz.key, occurred), Date)
+        conn.execute(_count_into_aggregates(local, start, end, group_by_day=True))
+        return
+    for day in days(first, last):
+        start, end = day_bounds(day, day, db.tz)
+        conn.execute(_count_into_aggregates(literal(day, Date), start, end))
+
+
+def _count_into_aggregates(day, start: datetime, end: datetime, *,
+                           group_by_day: bool = False):
+    occurred = module_events.c.occurred_at
+    kind = (module_events.c.module, module_events.c.event_type)
     counted = (
-        select(day, module_events.c.module, module_events.c.event_type,
-               func.count().label("count"),
+        select(day.label("period"), *kind, func.count().label("count"),
                literal(now_utc(), UTCDateTime).label("updated_at"))
-        .where(module_events.c.occurred_at >= start, module_events.c.occurred_at < end)
-        .group_by(day, module_events.c.module, module_events.c.event_type)
+        .where(occurred >= start, occurred < end)
+        .group_by(*((day,) if group_by_day else ()), *kind)
     )
     return insert(event_aggregates).from_select(
         ["period", "module", "event_type", "count", "updated_at"], counted
     )
-
-
-def local_day_expression(db: Database, start: datetime, end: datetime):
-    """SQL for the local day of occurred_at, valid for instants in [start, end).
-
-    PostgreSQL converts with its own zone database. SQLite has none, so the
-    offsets come from Python's: one per span between daylight-saving changes.
-    """
-    occurred = module_events.c.occurred_at
-    if db.dialect == "postgresql":
-        return cast(func.timezone(db.tz.key, occurred), Date)
-    spans = offset_spans(start, end, db.tz)
-    modifier = _seconds_modifier(spans[-1].offset)
-    if len(spans) > 1:
-        modifier = case(
-            *[(occurred < _sql_text(to_sqlite_instant(span.end)),
-               _seconds_modifier(span.offset))
-              for span in spans[:-1]],
-            else_=modifier,
-        )
-    # Whole seconds only: SQLite's date() rounds to milliseconds, which would push
-    # 23:59:59.9996 into the next day. Offsets are whole seconds, so the cut is
-    # exact.
-    return func.date(func.substr(occurred, 1, 19), modifier)
-
-
-def _seconds_modifier(offset: timedelta):
-    return _sql_text(f"{int(offset.total_seconds()):+d} seconds")
-
-
-def _sql_text(value: str):
-    # Written into the SQL, not bound: SQLite then sees the day expression of the
-    # SELECT and of the GROUP BY as one and computes it once per row. The values
-    # are our own digits, never input.
-    return literal_column(f"'{value}'")
 
 
 def _check_timezone(db: Database, conn: Connection) -> None:

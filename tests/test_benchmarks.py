@@ -11,8 +11,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from conftest import PG_URL, ROOT
 
 NAMES = {"rollup_backfill", "rollup_vs_naive", "rollup_pending", "summary", "ingest",
