@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .db import Database, now_utc
 from .errors import InvalidValue, NessdataError, RejectedInput
+from .localtime import EARLIEST, LATEST
 from .progress import Progress
 from .schema import module_events
 
@@ -48,7 +49,8 @@ CANONICAL_UUID = re.compile(
 UTC = ZoneInfo("UTC")
 PG_STAGE = "nessdata_event_stage"
 # json.dumps builds an encoder per call when given options; one is enough.
-JSON_ENCODER = json.JSONEncoder(ensure_ascii=False)
+# allow_nan=False: NaN and Infinity are not JSON, and PostgreSQL refuses them.
+JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
 
 @dataclass
@@ -90,7 +92,11 @@ def parse_instant(value: Any, tz: ZoneInfo, field_name: str = "occurred_at",
         raise InvalidValue(field_name, value, "a date/time is required")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC)
+    parsed = parsed.astimezone(UTC)
+    if not EARLIEST <= parsed < LATEST:
+        raise InvalidValue(field_name, value, f"outside the years {EARLIEST.year} "
+                           f"to {LATEST.year - 1} that nessdata counts")
+    return parsed
 
 
 def validate(raw: Mapping[str, Any], tz: ZoneInfo, now: datetime,
@@ -104,6 +110,9 @@ def validate(raw: Mapping[str, Any], tz: ZoneInfo, now: datetime,
     if (isinstance(module, str) and module in _VALID_MODULES
             and isinstance(event_type, str) and event_type in _VALID_TYPES):
         return _row(raw, module, event_type, tz, now, max_payload)
+    for name, given in (("module", module), ("event_type", event_type)):
+        if given in (None, ""):
+            raise InvalidValue(name, given, "is missing")
     if not isinstance(module, str) or not MODULE_RE.match(module):
         raise InvalidValue("module", module,
                            "must be a lowercase identifier of at most 32 characters, "
@@ -160,6 +169,8 @@ def _entity_id(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidValue("entity_id", value, "must be text or an integer")
     text = str(value)
+    if "\x00" in text:
+        raise InvalidValue("entity_id", value, "contains a NUL character")
     if len(text) > ENTITY_ID_MAX:
         raise InvalidValue("entity_id", value, f"longer than {ENTITY_ID_MAX} characters")
     return text
@@ -174,12 +185,19 @@ def _payload(value: Any, max_bytes: int) -> dict[str, Any]:
             value = json.loads(value)
         except json.JSONDecodeError:
             raise InvalidValue("payload", given, "is not valid JSON") from None
+        except RecursionError:
+            raise InvalidValue("payload", given, "is nested too deeply") from None
     if not isinstance(value, dict):
         raise InvalidValue("payload", given, "must be a JSON object")
     try:
         text = JSON_ENCODER.encode(value)
+    except RecursionError:
+        raise InvalidValue("payload", given, "is nested too deeply") from None
     except (TypeError, ValueError) as exc:
-        raise InvalidValue("payload", value, f"cannot be stored as JSON: {exc}") from None
+        raise InvalidValue("payload", given, f"cannot be stored as JSON: {exc}") from None
+    if "\\u0000" in text or "\x00" in text:
+        raise InvalidValue("payload", given, "contains a NUL character (\\u0000), "
+                           "which PostgreSQL cannot store")
     size = len(text) if text.isascii() else len(text.encode())
     if size > max_bytes:
         raise InvalidValue("payload", f"<{size} bytes>", f"larger than {max_bytes} bytes")
@@ -248,7 +266,12 @@ class EventWriter:
 
     def insert_rows(self, conn: Connection, rows: list[dict]) -> tuple[int, int]:
         """Insert validated rows, skipping stored event_ids: (inserted, duplicates)."""
-        unique = list({row["event_id"]: row for row in rows}.values())
+        # The first row of an event_id wins; later ones are duplicates, as they
+        # would be in a later batch.
+        first: dict[str, dict] = {}
+        for row in rows:
+            first.setdefault(row["event_id"], row)
+        unique = list(first.values())
         within_batch = len(rows) - len(unique)
         if len(unique) >= BULK_MIN_ROWS:
             inserted = bulk_insert(conn, unique)
@@ -372,12 +395,22 @@ def read_event_file(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, raw event) from JSON Lines or CSV, by the file's extension."""
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson", ".json"):
-        return _read_jsonl(path)
+        return _utf8(path, _read_jsonl(path))
     if suffix == ".csv":
-        return _read_csv(path)
+        return _utf8(path, _read_csv(path))
     raise NessdataError(
         f"{path}: unknown file type {suffix or '(none)'}; use .jsonl or .csv"
     )
+
+
+def _utf8(path: Path, records: Iterator) -> Iterator:
+    try:
+        yield from records
+    except UnicodeDecodeError as exc:
+        raise NessdataError(
+            f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8, e.g. "
+            "`iconv -f cp1252 -t utf-8 in.csv > out.csv`"
+        ) from exc
 
 
 def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
@@ -389,6 +422,8 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 yield number, json.loads(line)
             except json.JSONDecodeError as exc:
                 yield number, InvalidValue("line", line.strip(), f"not JSON: {exc.msg}")
+            except RecursionError:
+                yield number, InvalidValue("line", line.strip(), "nested too deeply")
 
 
 def _read_csv(path: Path) -> Iterator[tuple[int, Any]]:
@@ -400,9 +435,19 @@ def _read_csv(path: Path) -> Iterator[tuple[int, Any]]:
                 f"{path}: the CSV header lacks {', '.join(sorted(missing))}; "
                 f"expected columns {', '.join(COLUMNS)}"
             )
+        header = reader.fieldnames or []
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise NessdataError(f"{path}: the header names {', '.join(repeated)} "
+                                "more than once")
         for row in reader:
             # The header is line 1; a record's first line is what we report.
-            yield reader.line_num, {k: v for k, v in row.items() if k is not None}
+            if None in row:
+                yield reader.line_num, InvalidValue(
+                    "line", ",".join(row[None]), f"{len(header) + len(row[None])} "
+                    f"values under a header of {len(header)} columns")
+                continue
+            yield reader.line_num, row
 
 
 def import_events(db: Database, path: Path, *, skip_invalid: bool = False,

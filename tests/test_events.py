@@ -54,7 +54,7 @@ def test_naive_occurred_at_is_local_time_and_missing_means_now(db):
 
 @pytest.mark.parametrize("field, value, words", [
     ("module", "Growth", "lowercase identifier"),
-    ("module", "", "lowercase identifier"),
+    ("module", "", "is missing"),
     ("event_type", "Lead Created", "dotted"),
     ("event_type", "a." * 40 + "b", "64"),
     ("payload", "[1, 2]", "JSON object"),
@@ -142,3 +142,50 @@ def test_plain_sql_insert_and_delete_are_counted(db):
     assert pending_hour_count(db) == 1
     sql(db, "DELETE FROM module_events")
     assert summary(db)["events_total"] == 0
+
+
+@pytest.mark.parametrize("event, field, words", [
+    ({"module": "growth", "event_type": "x", "occurred_at": "9999-12-31T23:00:00Z"},
+     "occurred_at", "outside the years 1900 to 2199"),
+    ({"module": "growth", "event_type": "x", "occurred_at": "0999-06-01T12:00:00Z"},
+     "occurred_at", "outside the years"),
+    ({"event_type": "x"}, "module", "is missing"),
+    ({"module": "growth"}, "event_type", "is missing"),
+    ({"module": "growth", "event_type": "x", "payload": '{"a": NaN}'},
+     "payload", "cannot be stored as JSON"),
+    ({"module": "growth", "event_type": "x", "payload": {"a": "nul\x00"}},
+     "payload", "NUL character"),
+    ({"module": "growth", "event_type": "x", "entity_id": "a\x00b"},
+     "entity_id", "NUL character"),
+    ({"module": "growth", "event_type": "x", "payload": "[" * 100_000},
+     "payload", "nested too deeply"),
+])
+def test_values_no_database_can_count_are_refused(db, event, field, words):
+    with pytest.raises(RejectedInput) as caught:
+        emit_many(db, [event])
+    assert (caught.value.rejects[0].field, words in caught.value.rejects[0].reason) == (
+        field, True)
+    assert event_count(db) == 0
+
+
+def test_the_first_row_of_a_repeated_event_id_wins(db):
+    given = str(uuid.uuid4())
+    report = emit_many(db, [
+        {"event_id": given, "module": "growth", "event_type": "first.row"},
+        {"event_id": given, "module": "fin", "event_type": "second.row"},
+    ])
+    assert (report.inserted, report.duplicates) == (1, 1)
+    assert tuple(sql(db, "SELECT module, event_type FROM module_events").one()) == (
+        "growth", "first.row")
+
+
+def test_ragged_csv_rows_and_latin1_files_are_named(db, tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text("module,event_type\ngrowth,lead.created,extra\n")
+    with pytest.raises(RejectedInput, match="line 2: line='extra': 3 values"):
+        import_events(db, path)
+    path.write_bytes("module,event_type,payload\ngrowth,x,\"{\"\"c\"\": \"\"São\"\"}\"\n"
+                     .encode("cp1252"))
+    with pytest.raises(Exception, match="is not UTF-8 text"):
+        import_events(db, path)
+    assert event_count(db) == 0
