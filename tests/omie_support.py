@@ -7,7 +7,9 @@ from __future__ import annotations
 import copy
 from decimal import Decimal
 
-from nessdata.omie.client import OmieClient
+import pytest
+
+from nessdata.omie.client import OmieClient, clear_blocks
 from nessdata.omie.stub import load
 
 APP_KEY = "k3y-7f1c0ffee-do-not-log"
@@ -47,3 +49,11 @@ def client_for(stub, app_key: str = APP_KEY, **options) -> OmieClient:
     values = dict(page_size=100, pause=0, max_retries=3, sleep=Sleeps())
     values.update(options)
     return OmieClient(stub.url, app_key, APP_SECRET, **values)
+
+
+# Blocks are remembered per process; each test starts without any.
+@pytest.fixture(autouse=True)
+def _no_blocks():
+    clear_blocks()
+    yield
+    clear_blocks()

@@ -17,24 +17,24 @@ from nessdata.omie.client import (
     OmieBlocked,
     OmieClient,
     OmieRequestError,
-    clear_blocks,
     parse_date,
 )
 from nessdata.omie.stub import OmieStub
 
-from omie_support import APP_KEY, APP_SECRET, Sleeps, client_for, omie_client, title
+from omie_support import (  # noqa: F401  (_no_blocks is an autouse fixture)
+    APP_KEY,
+    APP_SECRET,
+    Sleeps,
+    _no_blocks,
+    client_for,
+    omie_client,
+    title,
+)
 
 CLIENTES = ("geral/clientes", "ListarClientes", "clientes_cadastro",
             "codigo_cliente_omie")
 TITULOS = ("financas/contareceber", "ListarContasReceber", "conta_receber_cadastro",
            "codigo_lancamento_omie")
-
-
-@pytest.fixture(autouse=True)
-def _no_blocks():
-    clear_blocks()
-    yield
-    clear_blocks()
 
 
 @pytest.fixture

@@ -28,19 +28,19 @@ from nessdata.schema import clients, erp_revenue_snapshot, sync_runs
 from nessdata.settings import load_settings
 from nessdata.summary import summary
 
-from omie_support import APP_KEY, APP_SECRET, client_for, omie_client, title
+from omie_support import (  # noqa: F401  (_no_blocks is an autouse fixture)
+    APP_KEY,
+    APP_SECRET,
+    _no_blocks,
+    client_for,
+    omie_client,
+    title,
+)
 
 MAY = date(2023, 5, 1)
 JUNE = date(2023, 6, 1)
 RECORDED = ("recorded/omie/"
             "omie_ListarContasReceber_conta_receber_cadastro_page1of7_500recs.json")
-
-
-@pytest.fixture(autouse=True)
-def _no_blocks():
-    clear_blocks()
-    yield
-    clear_blocks()
 
 
 @pytest.fixture

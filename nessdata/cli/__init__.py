@@ -7,6 +7,7 @@ import functools
 import json
 import logging
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import click
 from sqlalchemy.exc import DBAPIError
 
 from ..db import Database
-from ..errors import NessdataError
+from ..errors import NessdataError, RejectedInput
 from ..serialize import dumps
 from ..settings import Settings, load_settings
 
@@ -85,6 +86,33 @@ def with_state(command):
 
 def echo_json(value: Any) -> None:
     click.echo(dumps(value, indent=2))
+
+
+@contextmanager
+def rejects_as_json(as_json: bool):
+    """With --json, a rejected file still prints its rejects as JSON on stdout."""
+    try:
+        yield
+    except RejectedInput as exc:
+        if not as_json:
+            raise
+        echo_json({"stored": 0, "rejected": len(exc.rejects),
+                   "rejects": [r.as_dict() for r in exc.rejects]})
+        click.secho(f"error: {exc.source}: {len(exc.rejects)} invalid row(s), "
+                    "nothing was stored", fg="red", err=True)
+        sys.exit(exc.exit_code)
+
+
+def show_import_report(report, noun: str, as_json: bool) -> None:
+    """The report of a CSV import of business records (leads, contracts)."""
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    click.echo(f"{report.read} rows: {report.new} new {noun}, {report.updated} "
+               f"updated, {report.unchanged} unchanged, {report.events} events, "
+               f"{len(report.rejected)} rejected")
+    for reject in report.rejected:
+        click.echo(f"  skipped {reject}", err=True)
 
 
 class Root(click.Group):
@@ -162,10 +190,4 @@ def parse_json_option(value: str | None, name: str) -> Any:
 
 
 # Importing these modules registers their commands on `main`.
-from . import core  # noqa: E402,F401
-from . import omie  # noqa: E402,F401
-from . import contracts, indices  # noqa: E402,F401
-from . import bcb  # noqa: E402,F401
-from . import web  # noqa: E402,F401
-from . import docs  # noqa: E402,F401
-from . import stubs  # noqa: E402,F401
+from . import bcb, contracts, core, docs, indices, omie, stubs, web  # noqa: E402,F401

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..contracts import import_contracts
-from . import echo_json, main, with_db
+from . import main, rejects_as_json, show_import_report, with_db
 
 
 @main.group()
@@ -34,16 +34,10 @@ def contracts_import(database, path, id_column, start_column, end_column, mrr_co
                      client_column, status_column, date_format, skip_invalid,
                      as_json):
     """Upsert contracts from a CSV file; each new one emits fin/contract.signed."""
-    report = import_contracts(
-        database, path, id_column=id_column, start_column=start_column,
-        end_column=end_column, mrr_column=mrr_column, client_column=client_column,
-        status_column=status_column, date_format=date_format,
-        skip_invalid=skip_invalid, show_progress=True)
-    if as_json:
-        echo_json(report.as_dict())
-        return
-    click.echo(f"{report.read} rows: {report.new} new contracts, {report.updated} "
-               f"updated, {report.unchanged} unchanged, {report.events} events, "
-               f"{len(report.rejected)} rejected")
-    for reject in report.rejected:
-        click.echo(f"  skipped {reject}", err=True)
+    with rejects_as_json(as_json):
+        report = import_contracts(
+            database, path, id_column=id_column, start_column=start_column,
+            end_column=end_column, mrr_column=mrr_column, client_column=client_column,
+            status_column=status_column, date_format=date_format,
+            skip_invalid=skip_invalid, show_progress=True)
+    show_import_report(report, "contracts", as_json)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 import uuid
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import migrations
-from ..errors import ConfigError, RejectedInput
+from ..errors import ConfigError
 from ..events import EventWriter, import_events
 from ..jobs import run_daily
 from ..leads import import_leads
@@ -25,6 +24,8 @@ from . import (
     echo_json,
     main,
     parse_json_option,
+    rejects_as_json,
+    show_import_report,
     with_db,
     with_existing_db,
     with_state,
@@ -124,21 +125,6 @@ def events_import(database, path, skip_invalid, as_json):
         click.echo(f"  skipped {reject}", err=True)
 
 
-@contextmanager
-def rejects_as_json(as_json: bool):
-    """With --json, a rejected file still prints its rejects as JSON on stdout."""
-    try:
-        yield
-    except RejectedInput as exc:
-        if not as_json:
-            raise
-        echo_json({"stored": 0, "rejected": len(exc.rejects),
-                   "rejects": [r.as_dict() for r in exc.rejects]})
-        click.secho(f"error: {exc.source}: {len(exc.rejects)} invalid row(s), "
-                    "nothing was stored", fg="red", err=True)
-        sys.exit(exc.exit_code)
-
-
 # -- leads ---------------------------------------------------------------------------
 
 @main.group()
@@ -166,14 +152,7 @@ def leads_import(database, path, id_column, created_at_column, source_column,
                               created_at_column=created_at_column,
                               source_column=source_column, date_format=date_format,
                               skip_invalid=skip_invalid, show_progress=True)
-    if as_json:
-        echo_json(report.as_dict())
-        return
-    click.echo(f"{report.read} rows: {report.new} new leads, {report.updated} "
-               f"updated, {report.unchanged} unchanged, {report.events} events, "
-               f"{len(report.rejected)} rejected")
-    for reject in report.rejected:
-        click.echo(f"  skipped {reject}", err=True)
+    show_import_report(report, "leads", as_json)
 
 
 # -- rollups -------------------------------------------------------------------------
