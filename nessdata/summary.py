@@ -3,6 +3,7 @@ page show. A field whose table does not exist (an older schema) is None."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -117,10 +118,19 @@ def _recent_aggregates(conn: Connection, limit: int) -> list[dict[str, Any]]:
 
 
 def _recent_indices(conn: Connection, limit: int) -> list[dict[str, Any]]:
+    from .indices import definition_of
+
     di = data_indices.c
     rows = conn.execute(
         select(di.period, di.index_key, di.value)
         .order_by(di.period.desc(), di.index_key)
         .limit(limit)
     ).mappings()
-    return [dict(row) for row in rows]
+    recent = []
+    for row in rows:
+        definition, value = definition_of(row["index_key"]), row["value"]
+        if definition is not None and value is not None:
+            # Stored with 8 places; shown with the index's own (0 for counts).
+            value = value.quantize(Decimal(1).scaleb(-definition.places))
+        recent.append({**row, "value": value})
+    return recent

@@ -378,3 +378,24 @@ def test_mrr_real_is_missing_without_the_ipca_between(history):
     assert march["value"] is None
     assert march["metadata"]["missing"] == "IPCA not held for 2024-02, 2024-03"
     assert march["metadata"]["base_month"] == "2024-01"
+
+
+def test_the_summary_shows_indices_with_their_own_places(db):
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert
+
+    from nessdata.schema import data_indices
+    from nessdata.summary import summary
+
+    now = datetime.now(timezone.utc)
+    with db.begin(write=True) as conn:
+        conn.execute(insert(data_indices), [
+            {"period": date(2025, 1, 1), "index_key": key, "value": Decimal(value),
+             "metadata": {}, "updated_at": now}
+            for key, value in (("contratos_ativos", "13"), ("mrr_total", "1234.5"),
+                               ("eventos_fin", "7"))])
+    shown = {row["index_key"]: str(row["value"])
+             for row in summary(db)["recent_data_indices"]}
+    assert shown == {"contratos_ativos": "13", "mrr_total": "1234.50",
+                     "eventos_fin": "7"}
