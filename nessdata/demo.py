@@ -109,16 +109,18 @@ def run_demo(db: Database, months: int = 6, now: datetime | None = None) -> Demo
     # BCB rates come from a local stub serving recorded bodies, for the demo's own
     # sync and for the daily job's sync_bcb step alike: no network.
     bcb_stub = start_demo_stub()
-    settings = demo_settings(bcb_stub, settings)
-    bcb_rates = sync_demo_rates(db, settings).written
-    writer = EventWriter(db)
-    stored = writer.emit_many(on_time).inserted
-    new_clients, new_contracts = _business_tables(db, first)
-    omie = demo_omie(db, now)
-    run_daily(db, settings)
-    late_report = writer.emit_many(late)
-    run_daily(db, settings)
-    bcb_stub.stop()
+    try:
+        settings = demo_settings(bcb_stub, settings)
+        bcb_rates = sync_demo_rates(db, settings).written
+        writer = EventWriter(db)
+        stored = writer.emit_many(on_time).inserted
+        new_clients, new_contracts = _business_tables(db, first)
+        omie = demo_omie(db, now)
+        run_daily(db, settings)
+        late_report = writer.emit_many(late)
+        run_daily(db, settings)
+    finally:
+        bcb_stub.stop()
     late_days = (len({_local_date(e["occurred_at"], db.tz) for e in late})
                  if late_report.inserted else 0)
     log.info("demo: %d events, %d late over %d days, %d clients, %d contracts",
