@@ -225,3 +225,26 @@ def test_logout_clears_the_session(db):
     assert response.status_code == 303 and response.headers["location"] == "/login"
     assert "nessdata_session=\"\"" in response.headers["set-cookie"]
     assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_copied_cookie_is_refused_after_logout(db):
+    client = client_for(db)
+    csrf = login(client, token(db, "fin"))
+    copied = client.cookies.get("nessdata_session")
+    client.post("/logout", data={"csrf": csrf}, follow_redirects=False)
+    thief = client_for(db)
+    thief.cookies.set("nessdata_session", copied)
+    assert thief.get("/", follow_redirects=False).status_code == 303
+    assert thief.get("/api/summary").status_code == 401
+    response = thief.post("/actions/aggregate-events", data={"csrf": csrf},
+                          follow_redirects=False)
+    assert (response.status_code, response.headers.get("location")) == (303, "/login")
+
+
+def test_deeply_nested_json_is_a_400(db):
+    client = client_for(db)
+    response = client.post("/api/events", content="[" * 5000 + "]" * 5000,
+                           headers={"Authorization": f"Bearer {token(db, 'admin')}",
+                                    "Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["field"] == "body"

@@ -137,6 +137,9 @@ async def _json_body(request: Request) -> Any:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidValue("body", raw[:80].decode(errors="replace"),
                            f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidValue("body", raw[:80].decode(errors="replace"),
+                           "nested too deeply") from None
 
 
 @router.post("/jobs/{name}", summary="Run a job now (admin or fin; with the "

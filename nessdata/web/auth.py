@@ -3,13 +3,19 @@ and the cron secret."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import delete, insert, select
+
+from ..db import Database, now_utc
+from ..schema import nessdata_meta
 
 from ..settings import Settings
 from ..tokens import Principal, authenticate, principal_by_id
@@ -18,6 +24,8 @@ from .errors import Forbidden, Unauthorized, WebError
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "nessdata_session"
+# nessdata_meta keys of sessions logged out before their cookie expired.
+ENDED_PREFIX = "session_ended:"
 LOGIN_COOKIE = "nessdata_login"
 BEARER = {"WWW-Authenticate": "Bearer"}
 
@@ -55,12 +63,37 @@ class Sessions:
             data = self.serializer.loads(value, max_age=self.max_age)
         except BadSignature:
             return None
-        principal = principal_by_id(request.app.state.db, int(data["t"]))
+        db = request.app.state.db
+        if _ended(db, data["c"]):
+            return None
+        principal = principal_by_id(db, int(data["t"]))
         return Session(principal, data["c"]) if principal else None
+
+    def end(self, db: Database, session: Session) -> None:
+        """Log a session out on the server too: a copy of its cookie is refused
+        from now on. The record is kept until the cookie would have expired."""
+        now = now_utc()
+        meta = nessdata_meta.c
+        with db.begin(write=True) as conn:
+            conn.execute(delete(nessdata_meta).where(
+                meta.key.like(f"{ENDED_PREFIX}%"), meta.value < now.isoformat()))
+            conn.execute(insert(nessdata_meta).values(
+                key=_ended_key(session.csrf),
+                value=(now + timedelta(seconds=self.max_age)).isoformat()))
 
     def cookie_options(self) -> dict:
         return {"httponly": True, "secure": self.secure, "samesite": self.samesite,
                 "path": "/"}
+
+
+def _ended_key(session_secret: str) -> str:
+    return ENDED_PREFIX + hashlib.sha256(session_secret.encode()).hexdigest()[:40]
+
+
+def _ended(db: Database, session_secret: str) -> bool:
+    with db.begin() as conn:
+        return conn.execute(select(nessdata_meta.c.key).where(
+            nessdata_meta.c.key == _ended_key(session_secret))).first() is not None
 
 
 def bearer(request: Request) -> str | None:

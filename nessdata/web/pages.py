@@ -84,6 +84,9 @@ async def logout(request: Request):
     form = await request.form()
     session = await run_in_threadpool(_session, request)
     check_csrf(session.csrf if session else None, form.get("csrf"))
+    if session is not None:
+        state = request.app.state
+        await run_in_threadpool(state.sessions.end, state.db, session)
     response = _redirect("/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
