@@ -49,5 +49,12 @@ def _records(path: Path, reader: csv.DictReader, columns: Mapping[str, str | Non
                 f"{len(header) + len(record[None])} values under a header of "
                 f"{len(header)} columns")
             continue
+        given = sum(value is not None for value in record.values())
+        if given < len(header):
+            # Fewer values than columns: the missing ones would pass for empty.
+            yield line, InvalidValue("line", ",".join(
+                value for value in record.values() if value is not None),
+                f"{given} values under a header of {len(header)} columns")
+            continue
         yield line, {role: (record.get(name) or "").strip()
                      for role, name in columns.items() if name is not None}

@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .db import Database, now_utc
-from .errors import ConfigError
+from .errors import ConfigError, InvalidValue
 from .localtime import (
     EARLIEST,
     HOUR,
@@ -104,6 +104,10 @@ def _batches(day_runs, most_days: int):
 def aggregate_range(db: Database, first: date, last: date, **options) -> RollupReport:
     if last < first:
         raise ConfigError(f"--until {last} is before --since {first}")
+    for name, day in (("since", first), ("until", last)):
+        if not EARLIEST.date() <= day < LATEST.date():
+            raise InvalidValue(name, day.isoformat(), f"outside the years "
+                               f"{EARLIEST.year} to {LATEST.year - 1}")
     return aggregate_days(db, days(first, last), **options)
 
 

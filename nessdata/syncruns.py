@@ -84,18 +84,37 @@ def _start(db: Database, source: str, params: dict[str, Any]) -> int:
 
 
 def _fail_abandoned(conn, source: str, now: datetime) -> None:
-    """Mark failed the runs left `running` by a killed process (no heartbeat for
-    STALE_AFTER), so the log does not show them running for ever."""
+    """Mark failed the runs left `running` by a killed process: one whose process
+    is gone from this machine, or with no heartbeat for STALE_AFTER (a run on
+    another machine), so the log does not show them running for ever."""
     c = sync_runs.c
-    result = conn.execute(
-        update(sync_runs)
-        .where(c.source == source, c.status == "running",
-               c.heartbeat_at <= now - STALE_AFTER)
-        .values(status="failed", finished_at=now,
-                error=f"abandoned: no sign of life for {STALE_AFTER} (the process "
-                "was probably killed)"))
-    if result.rowcount:
-        log.warning("%d abandoned %s run(s) marked failed", result.rowcount, source)
+    running = conn.execute(
+        select(c.id, c.pid, c.hostname, c.heartbeat_at)
+        .where(c.source == source, c.status == "running")).all()
+    here = socket.gethostname()
+    for run in running:
+        if run.hostname == here and run.pid and not _alive(run.pid):
+            error = f"abandoned: its process {run.pid} is gone (killed or stopped)"
+        elif run.heartbeat_at <= now - STALE_AFTER:
+            error = (f"abandoned: no sign of life for {STALE_AFTER} (the process "
+                     "was probably killed)")
+        else:
+            continue
+        conn.execute(update(sync_runs).where(c.id == run.id).values(
+            status="failed", finished_at=now, error=error))
+        log.warning("%s run %d marked failed: %s", source, run.id, error)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 def _finish(run: SyncRun, status: str, error: str | None) -> None:

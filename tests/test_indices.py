@@ -399,3 +399,16 @@ def test_the_summary_shows_indices_with_their_own_places(db):
              for row in summary(db)["recent_data_indices"]}
     assert shown == {"contratos_ativos": "13", "mrr_total": "1234.50",
                      "eventos_fin": "7"}
+
+
+@pytest.mark.parametrize("since, until, field, words", [
+    (date(2999, 1, 1), date(2999, 2, 1), "until", "after the current month"),
+    (date(1, 1, 1), date(1, 1, 1), "since", "before 1900"),
+])
+def test_months_without_figures_are_refused(db, since, until, field, words):
+    from nessdata.errors import InvalidValue
+    from nessdata.indices import compute_indices
+
+    with pytest.raises(InvalidValue) as caught:
+        compute_indices(db, since=since, until=until)
+    assert caught.value.field == field and words in caught.value.reason

@@ -103,10 +103,13 @@ def test_a_file_without_the_source_column_keeps_stored_sources(db, tmp_path):
 
 
 def test_ragged_rows_and_other_encodings_are_named(db, tmp_path):
-    path = write(tmp_path, "id,created\nA,2025-01-02\nB,2025-01-03,extra\n")
-    with pytest.raises(RejectedInput, match="line 3: line='extra': 3 values under "
-                                            "a header of 2 columns"):
+    path = write(tmp_path, "id,created,origin\nA,2025-01-02,ads\n"
+                           "B,2025-01-03,ads,extra\nC,2025-01-04\n")
+    with pytest.raises(RejectedInput) as caught:
         import_leads(db, path, id_column="id", created_at_column="created")
+    assert [str(r) for r in caught.value.rejects] == [
+        "line 3: line='extra': 4 values under a header of 3 columns",
+        "line 4: line='C,2025-01-04': 2 values under a header of 3 columns"]
     latin = tmp_path / "latin.csv"
     latin.write_bytes("id,created,origin\nA,2025-01-02,São Paulo\n".encode("cp1252"))
     with pytest.raises(Exception, match="is not UTF-8 text.*iconv -f cp1252"):

@@ -262,3 +262,9 @@ def test_emptying_the_events_drops_their_counts(db, backend):
     assert stored_aggregates(db) == {}
     assert pending_days(db) == []
     assert summary(db)["events_total"] == 0
+
+
+def test_days_outside_the_counted_years_are_refused(cli):
+    result = cli("aggregate", "--since", "9999-12-30", "--until", "9999-12-31")
+    assert result.exit_code == 1
+    assert "since='9999-12-30': outside the years 1900 to 2199" in result.output

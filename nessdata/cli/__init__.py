@@ -6,7 +6,9 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import signal
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -152,6 +154,14 @@ def main(ctx: click.Context, database_url, timezone, verbose, quiet):
     ctx.call_on_close(state.close)
     level = "DEBUG" if verbose else "WARNING" if quiet else None
     _configure_logging(level or _settings_level(state))
+    # A service manager stops with SIGTERM: unwind like Ctrl-C, so the open
+    # transaction rolls back and a sync's log row says it was stopped.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
 def _settings_level(state: State) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, delete, insert, select
 
 from ..db import Database, now_utc
 from ..errors import InvalidValue
-from ..localtime import local_today, month_start
+from ..localtime import EARLIEST, local_today, month_start
 from ..progress import Progress
 from ..schema import data_indices
 from ..serialize import jsonable
@@ -79,11 +79,20 @@ def compute_indices(db: Database, *, since: date | None = None,
 
 def _range(db: Database, since: date | None, until: date | None
            ) -> tuple[date, date]:
-    until = month_start(until or local_today(db.tz))
+    current = month_start(local_today(db.tz))
+    until = month_start(until or current)
     since = month_start(since or until - timedelta(days=1))
     if until < since:
         raise InvalidValue("until", until.strftime("%Y-%m"),
                            f"is before since ({since:%Y-%m})")
+    # A month still to come has no figures: computing it would store guesses that
+    # then pass for the newest month everywhere.
+    if until > current:
+        raise InvalidValue("until", until.strftime("%Y-%m"),
+                           f"is after the current month ({current:%Y-%m})")
+    if since < EARLIEST.date():
+        raise InvalidValue("since", since.strftime("%Y-%m"),
+                           f"is before {EARLIEST.year}")
     return since, until
 
 
