@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from .db import Database
+from .errors import InvalidValue
 from .localtime import local_today
 from .schema import bcb_rates_snapshot, clients, erp_revenue_snapshot, event_aggregates
 
@@ -47,6 +48,11 @@ def rates_between(db: Database, rate_type: str | None = None,
         .order_by(r.rate_type, r.ref_date)
     )
     if rate_type:
+        from .bcb.rates import RATES
+
+        if rate_type not in RATES:
+            raise InvalidValue("type", rate_type,
+                               f"is not a rate type; known: {', '.join(RATES)}")
         query = query.where(r.rate_type == rate_type)
     with db.begin() as conn:
         return [dict(row) for row in conn.execute(query).mappings()]

@@ -291,3 +291,21 @@ def test_openapi_is_served_and_nothing_loads_from_a_cdn(db):
                          for link in links), links
     assert client.get("/static/charts.js").status_code == 200
     assert client.get("/static/style.css").status_code == 200
+
+
+def test_unknown_rate_types_and_index_keys_are_a_400(db):
+    client = client_for(db)
+    headers = {"Authorization": f"Bearer {token(db, 'viewer')}"}
+    for path, field in (("/api/rates?type=nope", "type"),
+                        ("/api/indices?key=nope", "key")):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 400, path
+        assert response.json()["field"] == field
+
+
+def test_data_is_never_cached_but_static_files_may_be(db):
+    client = client_for(db)
+    response = client.get("/api/summary", headers=auth(token(db, "viewer")))
+    assert response.headers["cache-control"] == "no-store"
+    assert client.get("/login").headers["cache-control"] == "no-store"
+    assert "cache-control" not in client.get("/static/style.css").headers

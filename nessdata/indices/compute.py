@@ -123,7 +123,13 @@ def read_indices(db: Database, *, key: str | None = None, since: date | None = N
     query = select(di.period, di.index_key, di.value, di.metadata).order_by(
         di.period, di.index_key)
     if key:
+        if definition_of(key) is None:
+            raise InvalidValue("key", key, "is not an index; `nessdata indices list` "
+                               "shows them")
         query = query.where(di.index_key == key)
+    if since and until and until < since:
+        raise InvalidValue("until", until.strftime("%Y-%m"),
+                           f"is before since ({since:%Y-%m})")
     if since:
         query = query.where(di.period >= month_start(since))
     if until:

@@ -71,9 +71,14 @@ class SecurityHeaders:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
 
+        # The page and the API show financial data: no cache may keep a copy.
+        # Static files (CSS, the chart script) may be cached.
+        extra = HEADERS if scope["path"].startswith("/static/") else HEADERS + [
+            (b"cache-control", b"no-store")]
+
         async def with_headers(message):
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + HEADERS
+                message["headers"] = list(message.get("headers", [])) + extra
             return await send(message)
 
         await self.app(scope, receive, with_headers)
