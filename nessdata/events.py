@@ -27,6 +27,7 @@ from .errors import InvalidValue, NessdataError, RejectedInput
 from .localtime import EARLIEST, LATEST
 from .progress import Progress
 from .schema import module_events
+from .types import to_sqlite_instant
 
 log = logging.getLogger(__name__)
 
@@ -324,7 +325,7 @@ def bulk_insert(conn: Connection, rows: list[dict]) -> int:
     inserted = 0
     for start in range(0, len(rows), BATCH_SIZE):
         chunk = rows[start:start + BATCH_SIZE]
-        values = [_as_tuple(row, _sqlite_instant) for row in chunk]
+        values = [_as_tuple(row, to_sqlite_instant) for row in chunk]
         inserted += conn.exec_driver_sql(sql, values).rowcount
     return inserted
 
@@ -373,14 +374,10 @@ def _as_tuple(row: dict, instant) -> tuple:
 
 
 def _aware(value: datetime) -> datetime:
+    # COPY writes what it is given: a naive instant would be read as UTC silently.
     if value.tzinfo is None:
         raise ValueError(f"an aware datetime is required, got {value!r}")
     return value
-
-
-def _sqlite_instant(value: datetime) -> str:
-    # The text shape of types.SQLITE_INSTANT_FORMAT, without strftime's cost.
-    return _aware(value).astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
 def emit(db: Database, module: str, event_type: str, **fields) -> str:

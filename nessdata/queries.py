@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import func, select
 
 from .db import Database
-from .errors import InvalidValue
 from .localtime import local_today
 from .schema import bcb_rates_snapshot, clients, erp_revenue_snapshot, event_aggregates
 
@@ -48,11 +47,9 @@ def rates_between(db: Database, rate_type: str | None = None,
         .order_by(r.rate_type, r.ref_date)
     )
     if rate_type:
-        from .bcb.rates import RATES
+        from .bcb.rates import series_for
 
-        if rate_type not in RATES:
-            raise InvalidValue("type", rate_type,
-                               f"is not a rate type; known: {', '.join(RATES)}")
+        series_for([rate_type], field="type")
         query = query.where(r.rate_type == rate_type)
     with db.begin() as conn:
         return [dict(row) for row in conn.execute(query).mappings()]

@@ -89,12 +89,9 @@ def _rate_window(raw: Mapping[str, str]) -> dict[str, Any]:
         raw.get("until"), "until")
     _ordered(since, until)
     rates = [r.strip() for r in (raw.get("rates") or "").split(",") if r.strip()]
-    from .bcb.rates import RATES
+    from .bcb.rates import series_for
 
-    for rate in rates:
-        if rate not in RATES:
-            raise InvalidValue("rates", rate, f"unknown rate type; known: "
-                               f"{', '.join(RATES)}")
+    series_for(rates, field="rates")
     return {"since": since, "until": until, "rates": rates or None}
 
 

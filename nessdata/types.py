@@ -48,10 +48,9 @@ class UTCDateTime(TypeDecorator):
             return None
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise ValueError(f"an aware datetime is required, got {value!r}")
-        value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             return to_sqlite_instant(value)
-        return value
+        return value.astimezone(UTC)
 
     def process_result_value(self, value, dialect):
         if value is None:
@@ -64,10 +63,13 @@ class UTCDateTime(TypeDecorator):
 
 
 def to_sqlite_instant(value: datetime) -> str:
-    # isoformat pads the year to 4 digits (strftime's %Y does not before 1000),
-    # which the text comparisons of ranges rely on.
-    naive = value.astimezone(UTC).replace(tzinfo=None)
-    return naive.isoformat(sep=" ", timespec="microseconds")
+    """The one text shape of instants on SQLite ('YYYY-MM-DD HH:MM:SS.ffffff', UTC).
+
+    isoformat pads the year to 4 digits (strftime's %Y does not before 1000), which
+    the text comparisons of ranges rely on, and is cheaper than strftime."""
+    if value.tzinfo is None:
+        raise ValueError(f"an aware datetime is required, got {value!r}")
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")

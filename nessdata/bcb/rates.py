@@ -72,14 +72,16 @@ RATES: dict[str, RateSeries] = {s.key: s for s in (
 )}
 
 
-def series_for(keys: list[str] | tuple[str, ...] | None) -> list[RateSeries]:
-    """The series named by `keys` (all of them when None), unknown keys refused."""
+def series_for(keys: list[str] | tuple[str, ...] | None, field: str = "rate"
+               ) -> list[RateSeries]:
+    """The series named by `keys` (all of them when None), unknown keys refused
+    naming `field`, the option or parameter they came from."""
     if not keys:
         return list(RATES.values())
     chosen = []
     for key in keys:
         if key not in RATES:
-            raise InvalidValue("rate", key, f"unknown rate type; known: "
+            raise InvalidValue(field, key, f"unknown rate type; known: "
                                f"{', '.join(RATES)}")
         if RATES[key] not in chosen:
             chosen.append(RATES[key])
